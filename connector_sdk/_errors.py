@@ -1,0 +1,238 @@
+"""The exceptions connector-sdk raises, as one tree.
+
+Callers catch the narrowest class that they can act on, or ``ConnectorSDKError`` for all of
+them. Every message names the thing at fault (file and line, service, authentication, step,
+parameter) and how to fix it, and never contains a secret value: context is passed as
+keyword-only arguments so that it is data, not interpolated text.
+
+    ConnectorSDKError
+    ├── ManifestError            a manifest or workflow file is invalid (carries ``problems``)
+    ├── PluginError              a plugin failed to load or registered something invalid
+    ├── ServiceNotFound          no installed service has that id
+    ├── ParameterError           authentication parameters do not satisfy the service's schema
+    ├── NetworkPolicyError       a rendered URL is not allowed (scheme, host, injection)
+    ├── StoreError               the authentication store cannot be used
+    │   ├── AuthenticationNotFound
+    │   ├── AuthenticationExists
+    │   └── SecretKeyError       the secret key cannot decrypt the store's secrets
+    ├── TokenError               no access token could be obtained
+    │   ├── TokenTransportError  timeout or connection failure talking to the token endpoint
+    │   ├── TokenEndpointError   the token endpoint answered with an error status
+    │   └── TokenResponseError   the token endpoint answered 200 with an unusable body
+    ├── APIError                 an API request failed (status, provider message)
+    │   ├── UnauthorizedError    the API rejected a freshly obtained token too
+    │   └── RateLimitError       still rate limited after waiting within the bounds
+    ├── OperationError           an operation is unknown or its input is invalid
+    └── WorkflowError            a workflow run failed (carries the step report)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._problems import Problem
+
+__all__ = [
+    "APIError",
+    "AuthenticationExists",
+    "AuthenticationNotFound",
+    "ConnectorSDKError",
+    "ManifestError",
+    "NetworkPolicyError",
+    "OperationError",
+    "ParameterError",
+    "PluginError",
+    "RateLimitError",
+    "SecretKeyError",
+    "ServiceNotFound",
+    "StoreError",
+    "TokenEndpointError",
+    "TokenError",
+    "TokenResponseError",
+    "TokenTransportError",
+    "UnauthorizedError",
+    "WorkflowError",
+]
+
+
+class ConnectorSDKError(Exception):
+    """Base of every error connector-sdk raises on purpose."""
+
+
+class ManifestError(ConnectorSDKError):
+    """A manifest (or workflow) file is invalid; ``problems`` lists every problem found."""
+
+    def __init__(self, message: str, *, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+    def __str__(self) -> str:
+        head = super().__str__()
+        if not self.problems:
+            return head
+        return head + "\n" + "\n".join("  " + p.format_text() for p in self.problems)
+
+
+class PluginError(ConnectorSDKError):
+    """A plugin could not be loaded, or registered something invalid or duplicated."""
+
+    def __init__(self, message: str, *, plugin: str | None = None) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+
+
+class ServiceNotFound(ConnectorSDKError):
+    """No installed service has the requested id."""
+
+    def __init__(self, message: str, *, service: str) -> None:
+        super().__init__(message)
+        self.service = service
+
+
+class ParameterError(ConnectorSDKError):
+    """Authentication parameters do not satisfy the service's parameter schema.
+
+    ``fields`` maps each offending parameter name (or ``""`` for the whole object) to the
+    reasons; the reasons never quote a secret value.
+    """
+
+    def __init__(
+        self, message: str, *, service: str, fields: dict[str, list[str]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.service = service
+        self.fields = dict(fields or {})
+
+
+class NetworkPolicyError(ConnectorSDKError):
+    """A URL was refused before any request left: scheme, host or an injected parameter."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url_name: str | None = None,
+        parameter: str | None = None,
+        service: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.url_name = url_name
+        self.parameter = parameter
+        self.service = service
+
+
+class StoreError(ConnectorSDKError):
+    """The authentication store cannot be opened, read or written."""
+
+
+class AuthenticationNotFound(StoreError):
+    """No authentication has that name."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class AuthenticationExists(StoreError):
+    """An authentication with that name exists already."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class SecretKeyError(StoreError):
+    """The configured secret key cannot decrypt the store's secrets (wrong or missing key)."""
+
+
+class TokenError(ConnectorSDKError):
+    """No access token could be obtained for an authentication.
+
+    ``permanent`` is true when retrying cannot help (bad credentials, bad scope): callers and
+    the token manager stop retrying on those.
+    """
+
+    permanent: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        authentication: str,
+        status: int | None = None,
+        provider_message: str | None = None,
+        oauth_error: str | None = None,
+        permanent: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.service = service
+        self.authentication = authentication
+        self.status = status
+        self.provider_message = provider_message
+        self.oauth_error = oauth_error
+        if permanent is not None:
+            self.permanent = permanent
+
+
+class TokenTransportError(TokenError):
+    """The token endpoint could not be reached or did not answer in time."""
+
+
+class TokenEndpointError(TokenError):
+    """The token endpoint answered with an error status (RFC 6749 §5.2 or a provider's own)."""
+
+
+class TokenResponseError(TokenError):
+    """The token endpoint answered 200 but the body is not a usable token (RFC 6749 §5.1)."""
+
+
+class APIError(ConnectorSDKError):
+    """An API request failed; names the service, operation and authentication, never a secret."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str | None = None,
+        authentication: str | None = None,
+        operation: str | None = None,
+        status: int | None = None,
+        provider_message: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.service = service
+        self.authentication = authentication
+        self.operation = operation
+        self.status = status
+        self.provider_message = provider_message
+
+
+class UnauthorizedError(APIError):
+    """The API answered 401 to a request made with a freshly obtained token."""
+
+
+class RateLimitError(APIError):
+    """The API kept rate-limiting after the SDK waited within its bounds."""
+
+
+class OperationError(ConnectorSDKError):
+    """An operation is unknown, or its input does not satisfy its input schema."""
+
+    def __init__(
+        self, message: str, *, operation: str | None = None, details: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.details = details
+
+
+class WorkflowError(ConnectorSDKError):
+    """A workflow run failed; ``report`` is the run's JSON-ready result up to the failure."""
+
+    def __init__(self, message: str, *, step: str | None = None, report: Any = None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.report = report
