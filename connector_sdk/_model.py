@@ -20,6 +20,7 @@ from typing import Any, Literal
 from ._templates import Template
 
 __all__ = [
+    "Authentication",
     "ClientAuthMethod",
     "ClientCredentialsAuth",
     "OperationSpec",
@@ -150,3 +151,18 @@ class Service:
             if spec.name == name:
                 return spec
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Authentication:
+    """A service plus concrete parameter values: what tokens are obtained for.
+
+    ``parameters`` passed the service's parameter schema (defaults applied); secret values are
+    ``Secret`` instances, so printing an ``Authentication`` never shows one.
+    """
+
+    name: str
+    service: Service
+    parameters: Mapping[str, Any]
+    created_at: str | None = None
+    updated_at: str | None = None
