@@ -66,6 +66,8 @@ class _Context:
         self.allowed_hosts = tuple(allowed_hosts)
 
     def error(self, what: str, *, parameter: str | None = None) -> NetworkPolicyError:
+        if parameter is not None and f"'{parameter}'" not in what:
+            what += f" (check parameter '{parameter}')"
         return NetworkPolicyError(
             f"service '{self.service}': {self.url_name}: {what}",
             url_name=self.url_name, parameter=parameter, service=self.service,

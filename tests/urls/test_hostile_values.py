@@ -1,0 +1,212 @@
+"""Every hostile host value is refused before a connection is made.
+
+The refusal is checked twice: ``render_url`` raises ``NetworkPolicyError`` naming the
+parameter, and a real listener on 127.0.0.1, to which an httpx client routes *every* request
+whatever its host, counts zero TCP connections while hostile values are tried (and exactly
+one for the valid control value sent afterwards).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+
+from connector_sdk._errors import NetworkPolicyError
+from connector_sdk._secrets import Secret
+from connector_sdk._urls import render_url
+
+
+def _load_data() -> ModuleType:
+    path = Path(__file__).with_name("hostile_values.py")
+    spec = importlib.util.spec_from_file_location("_urls_hostile_values", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+data = _load_data()
+
+SHOPIFY_TOKEN_URL = "https://{{shopify_url}}/admin/oauth/access_token"
+SHOPIFY_ALLOWED = ["*.myshopify.com"]
+TENANT_TOKEN_URL = "https://{{tenant}}.example.com/oauth/token"
+TENANT_ALLOWED = ["*.example.com"]
+
+HOSTILE = [pytest.param(v, id=v.label) for v in data.HOST_VALUES]
+
+
+def test_the_hostile_list_is_large_and_labelled_uniquely() -> None:
+    labels = [v.label for v in data.HOST_VALUES]
+    assert len(labels) >= 60
+    assert len(set(labels)) == len(labels)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_shopify_token_url_refuses_hostile_shop_domain(hostile: Any) -> None:
+    with pytest.raises(NetworkPolicyError) as caught:
+        render_url(SHOPIFY_TOKEN_URL, {"shopify_url": hostile.value}, service="shopify",
+                   url_name="token_url", allowed_hosts=SHOPIFY_ALLOWED)
+    error = caught.value
+    assert (error.parameter, error.url_name, error.service) == (
+        "shopify_url", "token_url", "shopify")
+    assert "shopify_url" in str(error)
+    assert "token_url" in str(error)
+    assert "shopify" in str(error)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_tenant_token_url_refuses_hostile_tenant(hostile: Any) -> None:
+    values = {"tenant": hostile.value}
+    if hostile.whole_host_only:
+        # As one label in front of .example.com this is an ordinary subdomain of the site
+        # the manifest allows; nothing outside *.example.com can be reached with it.
+        url = render_url(TENANT_TOKEN_URL, values, service="acme", url_name="token_url",
+                         allowed_hosts=TENANT_ALLOWED)
+        assert url.raw_host == f"{hostile.value}.example.com".encode()
+        return
+    with pytest.raises(NetworkPolicyError) as caught:
+        render_url(TENANT_TOKEN_URL, values, service="acme", url_name="token_url",
+                   allowed_hosts=TENANT_ALLOWED)
+    assert caught.value.parameter == "tenant"
+    assert "tenant" in str(caught.value)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_refusal_message_never_contains_the_value(hostile: Any, canary: str) -> None:
+    # Put a canary inside each hostile shape and pass it as a Secret: the conftest canary
+    # check fails the test if it shows up in the exception, logs or output.
+    if "my-store" in hostile.value:
+        value = hostile.value.replace("my-store", canary)
+    else:
+        value = hostile.value + "." + canary
+    with pytest.raises(NetworkPolicyError) as caught:
+        render_url(SHOPIFY_TOKEN_URL, {"shopify_url": Secret(value)}, service="shopify",
+                   url_name="token_url", allowed_hosts=SHOPIFY_ALLOWED)
+    assert canary not in str(caught.value)
+    assert canary not in repr(caught.value.args)
+
+
+@pytest.mark.parametrize(("value", "expected"), data.SHOP_DOMAINS_ACCEPTED)
+def test_valid_shop_domains_render_to_the_token_url(value: str, expected: str) -> None:
+    url = render_url(SHOPIFY_TOKEN_URL, {"shopify_url": value}, service="shopify",
+                     url_name="token_url", allowed_hosts=SHOPIFY_ALLOWED)
+    assert str(url) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), data.SHOP_HANDLES_ACCEPTED)
+def test_valid_shop_handles_render_in_a_host_label(value: str, expected: str) -> None:
+    url = render_url("https://{{shop}}.myshopify.com/admin/oauth/access_token",
+                     {"shop": value}, service="shopify", url_name="token_url",
+                     allowed_hosts=SHOPIFY_ALLOWED)
+    assert str(url) == expected
+
+
+# --- no connection is made ---------------------------------------------------------------
+
+
+class _CountingServer(ThreadingHTTPServer):
+    """Counts every accepted TCP connection and answers each request with a token."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _TokenHandler)
+        self.connections = 0
+        self.paths: list[str] = []
+        self.lock = threading.Lock()
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        with self.lock:
+            self.connections += 1
+        return True
+
+
+class _TokenHandler(BaseHTTPRequestHandler):
+    server: _CountingServer
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(length)
+        self.server.paths.append(self.path)
+        body = json.dumps({"access_token": "t", "expires_in": 60}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _EverythingToLoopback(httpx.BaseTransport):
+    """Sends every request to the listener, whatever host the URL names (a stand-in for DNS
+    that would resolve an attacker's host): if a URL got through, the listener would see it."""
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self._port)
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[_CountingServer]:
+    server = _CountingServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _fetch_token(client: httpx.Client, template: str, values: dict[str, Any],
+                 allowed_hosts: list[str]) -> httpx.Response:
+    """What the token layer does: render the URL, then post the client-credentials form."""
+    url = render_url(template, values, service="svc", url_name="token_url",
+                     allowed_hosts=allowed_hosts)
+    return client.post(url, data={"grant_type": "client_credentials"})
+
+
+@pytest.mark.timeout(60)
+def test_hostile_values_never_reach_a_listener(listener: _CountingServer) -> None:
+    port = listener.server_address[1]
+    assert isinstance(port, int)
+    refused = 0
+    with httpx.Client(transport=_EverythingToLoopback(port), timeout=5) as client:
+        for hostile in data.HOST_VALUES:
+            with pytest.raises(NetworkPolicyError):
+                _fetch_token(client, SHOPIFY_TOKEN_URL, {"shopify_url": hostile.value},
+                             SHOPIFY_ALLOWED)
+            refused += 1
+            if not hostile.whole_host_only:
+                with pytest.raises(NetworkPolicyError):
+                    _fetch_token(client, TENANT_TOKEN_URL, {"tenant": hostile.value},
+                                 TENANT_ALLOWED)
+        assert refused == len(data.HOST_VALUES)
+        assert listener.connections == 0
+        assert listener.paths == []
+        # Control: the same client and route do reach the listener with a valid value.
+        response = _fetch_token(client, SHOPIFY_TOKEN_URL,
+                                {"shopify_url": "my-store.myshopify.com"}, SHOPIFY_ALLOWED)
+    assert response.status_code == 200
+    assert listener.connections == 1
+    assert listener.paths == ["/admin/oauth/access_token"]
