@@ -1,5 +1,88 @@
-"""connector-sdk: service manifests, connector plugins and OAuth2 client-credentials authentications."""
+"""connector-sdk: service manifests, connector plugins and OAuth2 client-credentials tokens.
 
+Plugin authors and runtimes import this module and nothing deeper. Importing it is cheap: the
+runtime and the HTTP layer (which import httpx) load on first use of their names.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._errors import (
+    APIError,
+    AuthenticationExists,
+    AuthenticationNotFound,
+    ConnectorSDKError,
+    ManifestError,
+    NetworkPolicyError,
+    OperationError,
+    ParameterError,
+    PluginError,
+    RateLimitError,
+    SecretKeyError,
+    ServiceNotFound,
+    StoreError,
+    TokenEndpointError,
+    TokenError,
+    TokenResponseError,
+    TokenTransportError,
+    UnauthorizedError,
+    WorkflowError,
+)
+from ._hookspecs import hookimpl, hookspec
+from ._manifest import load_manifest, load_service
+from ._model import Authentication, OperationSpec, Service
+from ._problems import Problem
+from ._registry import HandlerRegistrar, ServiceRegistrar
+from ._secrets import Secret
 from ._version import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from ._runtime import Runtime
+
+__all__ = [
+    "APIError",
+    "Authentication",
+    "AuthenticationExists",
+    "AuthenticationNotFound",
+    "ConnectorSDKError",
+    "HandlerRegistrar",
+    "ManifestError",
+    "NetworkPolicyError",
+    "OperationError",
+    "OperationSpec",
+    "ParameterError",
+    "PluginError",
+    "Problem",
+    "RateLimitError",
+    "Runtime",
+    "Secret",
+    "SecretKeyError",
+    "Service",
+    "ServiceNotFound",
+    "ServiceRegistrar",
+    "StoreError",
+    "TokenEndpointError",
+    "TokenError",
+    "TokenResponseError",
+    "TokenTransportError",
+    "UnauthorizedError",
+    "WorkflowError",
+    "__version__",
+    "hookimpl",
+    "hookspec",
+    "load_manifest",
+    "load_service",
+]
+
+_LAZY = {"Runtime": "._runtime"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'connector_sdk' has no attribute {name!r}")

@@ -1,0 +1,57 @@
+"""Every rule id ``connector-sdk validate`` can report, with what it means.
+
+Rule ids are stable: CI configurations and editors match on them. ``docs/manifest.md`` and
+``docs/workflows.md`` document each one, and the test suite holds a failing fixture for each
+(tests check both).
+"""
+
+from __future__ import annotations
+
+__all__ = ["RULES"]
+
+RULES: dict[str, str] = {
+    # reading the file
+    "FILE-UNREADABLE": "the file cannot be read (permissions, a directory, a broken link)",
+    "FILE-TOO-LARGE": "the file is larger than 2 MB",
+    "FILE-BINARY": "the file contains NUL bytes",
+    "FILE-ENCODING": "the file is not UTF-8",
+    "FILE-EMPTY": "the file has no YAML document",
+    "NO-MANIFESTS": "a directory holds no manifest or workflow file",
+    # YAML
+    "YAML-SYNTAX": "the YAML does not parse",
+    "YAML-MULTIPLE-DOCUMENTS": "the file holds several YAML documents",
+    "YAML-DUPLICATE-KEY": "a mapping has the same key twice",
+    "YAML-KEY-NOT-STRING": "a mapping key is not a string",
+    "YAML-TOO-COMPLEX": "aliases expand to too many values, or nesting is too deep",
+    "DOC-NOT-MAPPING": "the document is not a mapping",
+    # schema
+    "SCHEMA-UNKNOWN-KEY": "a key the format does not have (with a suggestion)",
+    "SCHEMA-REQUIRED": "a required key is missing",
+    "SCHEMA-TYPE": "a value has the wrong type",
+    "SCHEMA-ENUM": "a value is not one of the allowed values",
+    "SCHEMA-PATTERN": "a value does not match its pattern",
+    "SCHEMA-OPERATION-KIND": "an operation has both or neither of request and handler",
+    "SCHEMA-MINITEMS": "a list is shorter than allowed",
+    # manifest rules
+    "PLACEHOLDER-SYNTAX": "'{{' that does not open a {{ name }} placeholder",
+    "PLACEHOLDER-UNKNOWN": "a placeholder names no declared parameter",
+    "PARAMETER-UNUSED": "a declared parameter is used by no template",
+    "PARAMETER-RESERVED": "a parameter is named like a token field (access_token, token_type)",
+    "PARAMETER-UNKNOWN-KEYWORD": "a parameter schema uses a keyword JSON Schema does not know",
+    "PARAMETERS-SCHEMA-INVALID": "the parameter schema is not a valid JSON Schema",
+    "PARAMETER-DEFAULT-INVALID": "a parameter's default does not satisfy its own schema",
+    "PARAMETER-REQUIRED-UNKNOWN": "'required' names an undeclared parameter",
+    "SECRET-IN-URL": "a secret parameter is placed in a URL",
+    "SECRET-NOT-MARKED": "a parameter named like a secret is not marked secret: true",
+    "SECRET-DEFAULT": "a secret parameter has a default value",
+    "URL-SYNTAX": "a URL template does not parse, or has a bad port or stray characters",
+    "URL-NOT-ABSOLUTE": "a URL template has no scheme or host",
+    "URL-NOT-HTTPS": "a URL template is not https (http only for literal loopback hosts)",
+    "URL-PLACEHOLDER-POSITION": "a placeholder in a URL's scheme, userinfo or port",
+    "URL-USERINFO": "a URL template contains user:password@",
+    "URL-HOST-NOT-ALLOWED": "a URL's host is not in allowed_hosts",
+    "HOST-PLACEHOLDER-UNCONSTRAINED": "a host placeholder's schema admits non-host characters",
+    "HOST-PATTERN-INVALID": "an allowed_hosts entry is not a host name or *.suffix",
+    # plugins
+    "PLUGIN-LOAD": "an installed plugin failed to load (validate with no path)",
+}

@@ -1,0 +1,95 @@
+"""``connector-sdk validate``'s engine: which files to check, and their problems.
+
+Results are kept apart from reporting (``cli/_reporters.py``). A file named on the command
+line is always checked; a file found by recursing into a directory is checked only when it
+declares ``manifest_version`` or ``workflow_version`` at its top level, so a repository's
+other YAML (CI configs, pre-commit) is not reported as a broken manifest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._problems import Problem
+from ._yaml import MAX_FILE_BYTES, Document, read_yaml_file
+
+__all__ = ["FileResult", "discover", "validate_document", "validate_paths"]
+
+_KIND_LINE = re.compile(rb"^(manifest_version|workflow_version)\s*:", re.M)
+_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class FileResult:
+    """One checked file: its kind (manifest, workflow or unknown) and its problems."""
+
+    file: str
+    kind: str
+    problems: list[Problem] = field(default_factory=list)
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
+    """Expand directories into their manifest and workflow files (sorted, deduplicated)."""
+    found: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            inside = [p for p in _walk(path) if _declares_kind(p)]
+            if not inside:
+                problems.append(Problem(str(path), 0, 0, "NO-MANIFESTS",
+                                        "directory holds no manifest or workflow (no *.yaml or"
+                                        " *.yml file with manifest_version or workflow_version)"))
+            found.extend(inside)
+        else:
+            found.append(path)
+    unique = list(dict.fromkeys(found))
+    return unique, problems
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.suffix in _SUFFIXES and path.is_file() and not any(
+            part.startswith(".") for part in path.relative_to(root).parts
+        ):
+            yield path
+
+
+def _declares_kind(path: Path) -> bool:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return True  # let validation report the size
+        with path.open("rb") as handle:
+            return bool(_KIND_LINE.search(handle.read(65536)))
+    except OSError:
+        return True
+
+
+def validate_document(doc: Document) -> FileResult:
+    """Check a parsed document as what it declares itself to be."""
+    data = doc.data
+    if isinstance(data, dict) and "workflow_version" in data and "manifest_version" not in data:
+        from ._workflow_checks import check_workflow_document
+
+        return FileResult(doc.file, "workflow", check_workflow_document(doc))
+    from ._manifest import check_manifest_document
+
+    return FileResult(doc.file, "manifest", check_manifest_document(doc))
+
+
+def validate_paths(paths: Iterable[Path]) -> list[FileResult]:
+    """Validate every file under ``paths``; every problem of every file is reported."""
+    files, problems = discover(paths)
+    results = [FileResult(p.file, "directory", [p]) for p in problems]
+    for path in files:
+        doc, load_problems = read_yaml_file(path)
+        if doc is None:
+            results.append(FileResult(str(path), "unknown", load_problems))
+            continue
+        result = validate_document(doc)
+        result.problems = sorted(set(load_problems + result.problems),
+                                 key=lambda p: (p.line, p.column, p.rule, p.message))
+        results.append(result)
+    return results

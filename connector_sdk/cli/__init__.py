@@ -1,0 +1,81 @@
+"""The ``connector-sdk`` command line: one module per subcommand, imported when needed.
+
+Exit codes: 0 success, 1 problems found or the operation failed for a reason the user can
+fix (the message says how), 2 usage error or internal error. User errors never print a
+traceback; an internal error prints one only when ``CONNECTOR_SDK_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+#: subcommand -> (module, one-line help); modules are imported only when run.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate", "check manifest and workflow files (or installed plugins')"),
+    "services": ("services", "list installed services and their parameters"),
+    "plugins": ("plugins", "list loaded plugins and load failures"),
+    "auth": ("auth", "create, list, show, test and delete authentications"),
+    "operations": ("operations", "list the operations of installed services"),
+    "call": ("call", "run one operation"),
+    "run": ("run", "run a workflow file"),
+    "sandbox": ("sandbox", "serve the Twitch/Shopify emulators on a loopback port"),
+}
+
+
+def _available(name: str) -> bool:
+    return importlib.util.find_spec(f"connector_sdk.cli.{name}") is not None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .._version import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="connector-sdk",
+        description="Validate connector manifests, manage authentications, run operations.",
+    )
+    parser.add_argument("--version", action="version", version=f"connector-sdk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        if _available(module):
+            command = importlib.import_module(f"connector_sdk.cli.{module}")
+            command.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list in (["--version"], ["-V"]):  # fast path: no subcommand imports
+        from .._version import __version__
+
+        print(f"connector-sdk {__version__}")
+        return 0
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if not args.command:
+        parser.print_help()
+        return 2
+    from .._errors import ConnectorSDKError
+
+    module = importlib.import_module(f"connector_sdk.cli.{COMMANDS[args.command][0]}")
+    try:
+        code: int = module.run(args)
+        return code
+    except ConnectorSDKError as exc:
+        print(f"connector-sdk {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("CONNECTOR_SDK_DEBUG") == "1":
+            raise
+        print(f"connector-sdk {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+              "This is a bug in connector-sdk; rerun with CONNECTOR_SDK_DEBUG=1 for a"
+              " traceback and report it.", file=sys.stderr)
+        return 2

@@ -1,0 +1,52 @@
+"""``connector-sdk validate [PATH ...]``: check manifests and workflows; exit 0, 1 or 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="files or directories (default: every installed plugin's manifests)")
+    parser.add_argument("--format", choices=("text", "json", "github"), default="text",
+                        help="output format (default: text)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._validate import FileResult, validate_paths
+    from ._reporters import report
+
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        print(f"connector-sdk validate: no such file or directory: {', '.join(missing)}",
+              file=sys.stderr)
+        return 2
+    if args.paths:
+        results = validate_paths(args.paths)
+    else:
+        results = _installed_results()
+        if not results:
+            print("connector-sdk validate: no path given and no installed plugin registers a"
+                  " manifest; pass files or directories", file=sys.stderr)
+            return 2
+    report(results, args.format, sys.stdout)
+    return 1 if any(r.problems for r in results) else 0
+
+
+def _installed_results() -> list["FileResult"]:  # noqa: UP037
+    """Installed plugins' manifests: valid services, and the problems of invalid ones."""
+    import os
+
+    from .._plugins import load_plugins
+    from .._problems import Problem
+    from .._validate import FileResult
+
+    plugins = load_plugins(os.environ)
+    results = [FileResult(s.source, "manifest") for s in plugins.registry]
+    for failure in plugins.failures:
+        problems = list(failure.problems) or [
+            Problem(f"<plugin {failure.plugin}>", 0, 0, "PLUGIN-LOAD", failure.message)]
+        results.append(FileResult(problems[0].file, "manifest", problems))
+    return results

@@ -1,0 +1,175 @@
+"""``connector-sdk validate`` as users run it: exit codes, formats, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from connector_sdk.cli import main
+
+FIXTURES = Path(__file__).parents[1] / "manifest" / "fixtures"
+VALID = FIXTURES / "valid" / "acme.yaml"
+CONNECTORS = Path(__file__).parents[2] / "connectors"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_valid_file_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "validate", str(VALID))
+    assert code == 0
+    assert "1 file valid" in out
+
+
+def test_shipped_connectors_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "validate", str(CONNECTORS))
+    assert code == 0, out
+    assert "2 files valid" in out
+
+
+def test_problems_exit_1_with_path_line_col_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    fixture = FIXTURES / "invalid" / "SCHEMA-UNKNOWN-KEY.yaml"
+    code, out, _ = run_cli(capsys, "validate", str(fixture))
+    assert code == 1
+    first = out.splitlines()[0]
+    assert first.startswith(f"{fixture}:")
+    path, line, col, rest = first.split(":", 3)
+    assert int(line) > 1 and int(col) >= 1
+    assert rest.startswith(" SCHEMA-UNKNOWN-KEY ")
+
+
+def test_all_problems_of_all_files_are_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "validate", str(FIXTURES / "invalid"))
+    assert code == 1
+    reported = {line.split()[1] for line in out.splitlines() if ": " in line and "problem" not in line}
+    assert len(reported) >= 30
+
+
+def test_json_format(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "validate", "--format", "json",
+                           str(FIXTURES / "invalid" / "SECRET-IN-URL.yaml"), str(VALID))
+    assert code == 1
+    payload = json.loads(out)
+    assert payload["valid"] is False
+    bad, good = payload["files"]
+    assert good["valid"] is True and good["problems"] == []
+    [problem] = bad["problems"]
+    assert problem["rule"] == "SECRET-IN-URL"
+    assert problem["path"] == "$.base_url"
+    assert {"file", "line", "column", "message", "severity"} <= set(problem)
+
+
+def test_github_format_escapes_and_locates(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "validate", "--format", "github",
+                           str(FIXTURES / "invalid" / "YAML-DUPLICATE-KEY.yaml"))
+    assert code == 1
+    [line] = out.splitlines()
+    assert line.startswith("::error file=")
+    assert ",line=" in line and ",col=" in line and ",title=YAML-DUPLICATE-KEY::" in line
+
+
+def test_missing_path_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run_cli(capsys, "validate", str(tmp_path / "nope.yaml"))
+    assert code == 2
+    assert "no such file" in err
+
+
+def test_unknown_format_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["validate", "--format", "xml", str(VALID)])
+    assert exc.value.code == 2
+
+
+def test_directory_without_manifests(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "ci.yaml").write_text("on: push\n")
+    code, out, _ = run_cli(capsys, "validate", str(tmp_path))
+    assert code == 1
+    assert "NO-MANIFESTS" in out
+
+
+def test_directory_skips_yaml_that_is_not_a_manifest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "ci.yaml").write_text("on: push\n")
+    shutil.copy(VALID, tmp_path / "acme.yaml")
+    code, out, _ = run_cli(capsys, "validate", str(tmp_path))
+    assert code == 0, out
+
+
+def test_large_file_is_refused_quickly(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:
+        handle.write(b"manifest_version: 1\n")
+        handle.write(b"# padding\n" * 5_000_000)  # 50 MB
+    started = time.perf_counter()
+    code, out, _ = run_cli(capsys, "validate", str(big))
+    assert code == 1
+    assert "FILE-TOO-LARGE" in out
+    assert time.perf_counter() - started < 5
+
+
+def test_unreadable_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "gone.yaml"
+    link = tmp_path / "link.yaml"
+    link.symlink_to(target)
+    target.write_text("manifest_version: 1\n")
+    target.chmod(0)
+    if os.access(target, os.R_OK):  # root reads anything: use a dangling link instead
+        target.unlink()
+        link.unlink()
+        link.mkdir()
+        (link / "x").write_text("")
+    code, out, _ = run_cli(capsys, "validate", str(link))
+    assert code == 1
+    assert "FILE-UNREADABLE" in out or "NO-MANIFESTS" in out
+
+
+@pytest.mark.parametrize("content", [
+    b"[1, 2, 3]\n",
+    b"manifest_version: 1\nservice: 5\nparameters: []\nauth: x\nallowed_hosts: {}\nbase_url: 7\n",
+    b"\xef\xbb\xbfmanifest_version: 1\n",
+    b"manifest_version: [\n",
+    b"\x89PNG\r\n\x1a\n\x00\x00",
+])
+def test_bad_input_never_gives_a_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    code, out, err = run_cli(capsys, "validate", str(path))
+    assert code == 1
+    assert "Traceback" not in out + err
+    assert out.startswith(str(path) + ":")
+
+
+def test_wrong_types_everywhere_are_each_reported(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "types.yaml"
+    path.write_text("manifest_version: 1\nservice: 5\nparameters: []\nauth: x\n"
+                    "allowed_hosts: {}\nbase_url: 7\n")
+    code, out, _ = run_cli(capsys, "validate", str(path))
+    assert code == 1
+    lines = [line for line in out.splitlines() if "SCHEMA-TYPE" in line]
+    assert {line.split(":")[1] for line in lines} >= {"2", "3", "4", "5", "6"}
+
+
+def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
+    exe = shutil.which("connector-sdk", path=str(Path(sys.executable).parent))
+    assert exe, "connector-sdk console script is not installed beside this python"
+    result = subprocess.run([exe, "validate", str(VALID)], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60,
+                             check=False)
+    assert version.stdout.startswith("connector-sdk ")
