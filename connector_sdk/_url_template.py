@@ -355,7 +355,7 @@ def _probes() -> tuple[str, ...]:
         for char in _PROBE_CHARS:
             probes += [char + base, base + char, base[:1] + char + base[1:],
                        base + char + "evil.com", base.replace(".", char)]
-    return tuple(probes)
+    return tuple(p for p in probes if not set(p) <= _CLASS_CHARS)
 
 
 def value_pattern_is_host_safe(

@@ -28,7 +28,8 @@ from connector_sdk._urls import render_url
 def _load_data() -> ModuleType:
     path = Path(__file__).with_name("hostile_values.py")
     spec = importlib.util.spec_from_file_location("_urls_hostile_values", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
