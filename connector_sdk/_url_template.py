@@ -252,6 +252,7 @@ def is_loopback_host(host: str) -> bool:
     return ip is not None and ip.is_loopback
 
 
+@functools.lru_cache(maxsize=1024)
 def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if "%" in text:
@@ -262,6 +263,7 @@ def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
         return None
 
 
+@functools.lru_cache(maxsize=1024)
 def host_pattern_problems(pattern: str) -> str | None:
     """Why an ``allowed_hosts`` entry is invalid, or ``None`` when it is fine.
 

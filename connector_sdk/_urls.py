@@ -155,8 +155,7 @@ def check_url(
     ``path_prefix``, the path must start with it (keep pagination inside ``/admin/api/``).
     """
     ctx = _Context(service, url_name, allowed_hosts)
-    text = str(url)
-    split, parsed = _parse(ctx, text, None)
+    split, parsed = _parse(ctx, str(url), None, parsed=url if isinstance(url, httpx.URL) else None)
     _check_common(ctx, split, parsed, allow_loopback=allow_loopback,
                   host_parameter=None, whole_host=True)
     port = parsed.port
@@ -197,14 +196,16 @@ def _encode_value(
     raise ctx.error(f"{where}: a value cannot fill the {part}; fix the manifest", parameter=name)
 
 
-def _parse(ctx: _Context, text: str, parameter: str | None) -> tuple[SplitResult, httpx.URL]:
+def _parse(
+    ctx: _Context, text: str, parameter: str | None, *, parsed: httpx.URL | None = None
+) -> tuple[SplitResult, httpx.URL]:
     if _UNSAFE_URL_TEXT.search(text):
         raise ctx.error("the URL contains whitespace, a control character or a backslash",
                         parameter=parameter)
     try:
         split = urlsplit(text)
         split.port  # noqa: B018 - raises ValueError for a malformed port
-        url = httpx.URL(text)
+        url = parsed if parsed is not None else httpx.URL(text)
     except (ValueError, httpx.InvalidURL):
         raise ctx.error("the URL cannot be parsed; check the parameters that build it",
                         parameter=parameter) from None
