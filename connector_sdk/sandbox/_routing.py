@@ -1,0 +1,98 @@
+"""Route a client's requests for the real hosts to a sandbox, without editing any URL.
+
+Sandboxing must not edit manifests. The runtime renders and policy-checks the real URL
+(``https://id.twitch.tv/oauth2/token``); only the transport underneath decides where the
+bytes go. ``LoopbackRoutingTransport`` sends every request to a loopback ``SandboxServer``
+with the original host in the ``Host`` header, and hands back the response for the original
+request, so redirects, ``Link`` headers and error messages all show the real URL.
+``routing_transports`` builds the (sync, async) pair for the runtime from a server, its URL or
+in-process emulators.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import httpx
+
+from .._errors import NetworkPolicyError
+from ._base import Sandbox
+from ._server import SandboxServer, require_loopback
+from ._transport import SandboxTransport
+
+__all__ = ["LoopbackRoutingTransport", "routing_transports"]
+
+
+class LoopbackRoutingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Sends every request to ``target`` (``http://127.0.0.1:PORT``), keeping its ``Host``.
+
+    Usable as a sync and as an async transport; each side opens its own connection pool on
+    first use. ``target`` must be a loopback ``http`` URL (``NetworkPolicyError`` otherwise).
+    """
+
+    def __init__(self, target: str) -> None:
+        url = httpx.URL(target)
+        if url.scheme != "http" or not url.host:
+            raise NetworkPolicyError(
+                f"sandbox target must be an http://127.0.0.1:PORT URL, not {target!r}",
+                url_name="sandbox",
+            )
+        require_loopback(url.host)
+        self.target = url
+        self._sync: httpx.HTTPTransport | None = None
+        self._async: httpx.AsyncHTTPTransport | None = None
+
+    def _reroute(self, request: httpx.Request) -> httpx.Request:
+        headers = request.headers.copy()
+        headers["Host"] = request.url.netloc.decode("ascii")
+        url = request.url.copy_with(
+            scheme=self.target.scheme, host=self.target.host, port=self.target.port
+        )
+        return httpx.Request(request.method, url, headers=headers, stream=request.stream,
+                             extensions=request.extensions)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self._sync is None:
+            self._sync = httpx.HTTPTransport()
+        return self._sync.handle_request(self._reroute(request))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._async is None:
+            self._async = httpx.AsyncHTTPTransport()
+        return await self._async.handle_async_request(self._reroute(request))
+
+    def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        if self._async is not None:
+            await self._async.aclose()
+            self._async = None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        self.close()
+
+
+def routing_transports(
+    *targets: Sandbox | SandboxServer | str,
+) -> tuple[httpx.BaseTransport, httpx.AsyncBaseTransport]:
+    """The (sync, async) transports that send the real hosts' traffic to sandboxes.
+
+    Pass a running ``SandboxServer`` or its URL to go over loopback, or emulator objects to
+    answer in-process (one ``SandboxTransport`` serves both sides then).
+    """
+    if len(targets) == 1 and isinstance(targets[0], SandboxServer | str):
+        target = targets[0]
+        url = target.url if isinstance(target, SandboxServer) else target
+        return LoopbackRoutingTransport(url), LoopbackRoutingTransport(url)
+    if not targets or any(isinstance(t, SandboxServer | str) for t in targets):
+        raise TypeError("routing_transports takes one server (or its URL), or emulators")
+    transport = SandboxTransport(*targets)  # type: ignore[arg-type]
+    return transport, transport

@@ -1,0 +1,244 @@
+"""The emulators on a real loopback socket: HTTP/1.1, keep-alive, one thread per connection.
+
+``SandboxServer(twitch, shopify)`` listens on 127.0.0.1 (an ephemeral port by default) and
+dispatches each request on its ``Host`` header, so a client whose transport reroutes
+``https://api.twitch.tv/...`` to the server (``LoopbackRoutingTransport``) reaches the Twitch
+emulator while its URL, and the network policy's view of it, stay the real ones. Requests and
+responses are converted to and from ``httpx`` objects so that the very same ``handle`` methods
+answer here and in-process. Binding anything but a loopback address is refused: the
+emulators accept documented credentials and must never be reachable from a network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from .._errors import NetworkPolicyError
+from ._base import Sandbox
+from ._credentials import sandbox_parameters
+from ._factory import create_sandbox
+
+__all__ = ["SandboxServer", "serve_forever_cli"]
+
+logger = logging.getLogger(__name__)
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date",
+               "server"}
+_MAX_BODY = 10 * 1024 * 1024
+
+
+def require_loopback(host: str) -> None:
+    """Raise ``NetworkPolicyError`` unless ``host`` is ``localhost`` or a loopback address."""
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise NetworkPolicyError(
+            f"the sandbox refuses to use {host!r}: it only binds and routes to loopback "
+            "addresses (127.0.0.1, ::1, localhost); pick one of those",
+            url_name="sandbox",
+        )
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], sandboxes: tuple[Sandbox, ...]) -> None:
+        self.sandboxes = sandboxes
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            open_now = list(self.connections)
+        for connection in open_now:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    timeout = 60  # an idle keep-alive connection is closed after a minute
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("sandbox %s - " + format, self.address_string(), *args)
+
+    def _body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > _MAX_BODY:
+            raise ValueError("request body too large for the sandbox")
+        return self.rfile.read(length) if length else b""
+
+    def _answer(self) -> None:
+        host = (self.headers.get("Host") or "").strip()
+        hostname = httpx.URL(f"https://{host}/").host if host else ""
+        sandbox = next((s for s in self.server.sandboxes if hostname and s.serves(hostname)), None)
+        try:
+            body = self._body()
+        except ValueError:
+            self._send(httpx.Response(413, text="request body too large"))
+            self.close_connection = True
+            return
+        if sandbox is None:
+            served = ", ".join(s.name for s in self.server.sandboxes)
+            self._send(httpx.Response(
+                421, text=f"no sandbox serves Host {host!r} (sandboxes here: {served}); send "
+                "the real host in the Host header, e.g. Host: api.twitch.tv\n"))
+            return
+        headers = [(k, v) for k, v in self.headers.items() if k.lower() != "transfer-encoding"]
+        request = httpx.Request(self.command, f"https://{host}{self.path}", headers=headers,
+                                content=body)
+        try:
+            response = sandbox.handle(request)
+        except Exception:
+            logger.exception("sandbox %s failed on %s %s", sandbox.name, self.command,
+                             request.url.path)
+            response = httpx.Response(500, text="the sandbox failed; see its log\n")
+        self._send(response)
+
+    def _send(self, response: httpx.Response) -> None:
+        content = response.content if self.command != "HEAD" else b""
+        self.send_response(response.status_code)
+        for name, value in response.headers.multi_items():
+            if name.lower() not in _HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer
+
+
+class SandboxServer:
+    """Serves ``sandboxes`` on ``http://host:port`` (port 0: an ephemeral one) until stopped.
+
+    Use as a context manager, or call ``start()`` and ``stop()``. ``url`` is the address to
+    route to (``http://127.0.0.1:PORT``); ``port`` the bound port once started.
+    """
+
+    def __init__(self, *sandboxes: Sandbox, host: str = "127.0.0.1", port: int = 0) -> None:
+        require_loopback(host)
+        self.sandboxes = sandboxes
+        self.host = host
+        self._requested_port = port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the sandbox server is not started; call start() first")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> SandboxServer:
+        """Bind and serve in a daemon thread; returns self. Starting twice is a no-op."""
+        if self._server is not None:
+            return self
+        kind = _Server6 if ":" in self.host else _Server
+        self._server = kind((self.host, self._requested_port), self.sandboxes)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            name=f"sandbox-server-{self.port}", daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close open keep-alive connections and the socket. Idempotent."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve_forever_cli(
+    names: list[str],
+    port: int,
+    out: Callable[[str], Any] = print,
+    *,
+    host: str = "127.0.0.1",
+    stop: threading.Event | None = None,
+) -> None:
+    """``connector-sdk sandbox NAME... --port N``: serve until Ctrl-C (or ``stop`` is set).
+
+    Prints the address, the real hosts each emulator answers for, and the documented sandbox
+    credentials (they are not secrets). Unknown names raise ``ServiceNotFound`` before
+    anything is bound.
+    """
+    sandboxes = [create_sandbox(name) for name in dict.fromkeys(names)]
+    stop = stop or threading.Event()
+    with SandboxServer(*sandboxes, host=host, port=port) as server:
+        out(f"sandbox listening on {server.url}")
+        for sandbox in sandboxes:
+            out(f"  {sandbox.name}: answers for {', '.join(sandbox.hosts)} (by Host header)")
+            for key, value in sandbox_parameters(sandbox.name).items():
+                out(f"    {key} = {value}")
+        out("Route the real hosts here, keeping the Host header: "
+            f"connector_sdk.sandbox.routing_transports({server.url!r})")
+        out("Press Ctrl-C to stop.")
+        try:
+            while not stop.wait(0.2):
+                pass
+        except KeyboardInterrupt:
+            pass
+    out("sandbox stopped")

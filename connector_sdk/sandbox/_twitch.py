@@ -1,0 +1,231 @@
+"""An emulator of Twitch's token endpoints (id.twitch.tv) and Helix (api.twitch.tv).
+
+It answers as protocol-facts.md section A says Twitch does, so the SDK's token layer, 401
+retry, pagination and rate-limit handling can be exercised without the network:
+
+* ``POST /oauth2/token``: client credentials in the form body only (Twitch advertises
+  ``client_secret_post``; a query string or Basic header is not read). Errors are Twitch's own
+  shape, not RFC 6749's: ``400 invalid client``, ``403 invalid client secret``,
+  ``400 invalid grant type``, ``400 missing client id``. Success is
+  ``{"access_token","expires_in","token_type":"bearer"}`` with ``Cache-Control: no-store``.
+* ``GET /oauth2/validate`` (``OAuth`` or ``Bearer`` prefix) and ``POST /oauth2/revoke``
+  (``client_id`` + ``token``; 200 empty, ``400 Invalid token``, ``404 client does not exist``).
+* Helix: ``Authorization: Bearer`` and a matching ``Client-Id`` on every call; 401 with the
+  Helix envelope when either is missing, unknown, expired, revoked or mismatched. A token
+  bucket per client id (``rate_limit`` points, refilled continuously over a minute) with
+  ``Ratelimit-Limit/Remaining/Reset`` headers and 429 when empty.
+
+Messages Twitch does not document exactly (missing Client-Id, 405, 429 text) follow the
+documented envelope and are marked as the sandbox's choice where they are made.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from ._base import LOWER_ALNUM, Clock, SandboxBase, TokenRecord, json_response, read_form
+from ._credentials import TWITCH_CLIENT_ID, TWITCH_CLIENT_SECRET
+from ._data import twitch_data
+from ._helix import ENDPOINTS, HelixError
+
+__all__ = ["TwitchSandbox"]
+
+ID_HOST = "id.twitch.tv"
+API_HOST = "api.twitch.tv"
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}
+
+
+def _id_error(status: int, message: str) -> httpx.Response:
+    """id.twitch.tv's error shape: ``{"status":N,"message":"..."}`` (no ``error`` member)."""
+    return json_response(status, {"status": status, "message": message})
+
+
+def _helix_error(
+    status: int, message: str, headers: Mapping[str, str] | None = None
+) -> httpx.Response:
+    """Helix's envelope: ``{"error":"<reason>","status":N,"message":"..."}``."""
+    body = {"error": _REASONS.get(status, "Error"), "status": status, "message": message}
+    return json_response(status, body, headers=headers)
+
+
+@dataclass
+class _Bucket:
+    points: float
+    updated: float
+
+
+class TwitchSandbox(SandboxBase):
+    """Twitch's id.twitch.tv and api.twitch.tv, in one thread-safe object.
+
+    ``clients`` maps client id to client secret (default: the documented sandbox client,
+    see ``sandbox_parameters("twitch")``). ``token_lifetime`` is the ``expires_in`` of minted
+    tokens; ``rate_limit`` the Helix bucket size per client id per minute. ``clock`` returns
+    epoch seconds (default ``time.time``); tests pass their own to move time.
+    ``data`` holds the seeded resources (``TwitchData``).
+    """
+
+    name = "twitch"
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        token_lifetime: int = 5011271,
+        rate_limit: int = 800,
+        clients: Mapping[str, str] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(clock=clock)
+        self.seed = seed
+        self.token_lifetime = token_lifetime
+        self.rate_limit = rate_limit
+        self.clients: dict[str, str] = dict(
+            clients if clients is not None else {TWITCH_CLIENT_ID: TWITCH_CLIENT_SECRET}
+        )
+        self.data = twitch_data(seed)
+        self._buckets: dict[str, _Bucket] = {}
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """The real hosts this emulator stands in for."""
+        return (ID_HOST, API_HOST)
+
+    def serves(self, host: str) -> bool:
+        return host.lower() in (ID_HOST, API_HOST)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request (its body already read); safe to call from many threads."""
+        host = request.url.host.lower()
+        with self._lock:
+            if host == ID_HOST:
+                return self._handle_id(request)
+            if host == API_HOST:
+                return self._handle_helix(request)
+        return _id_error(404, f"the Twitch sandbox does not serve host {host}")
+
+    # id.twitch.tv -------------------------------------------------------------------------
+
+    def _handle_id(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        self._count(request, token=path == "/oauth2/token")
+        routes = {
+            "/oauth2/token": ("POST", self._token),
+            "/oauth2/validate": ("GET", self._validate),
+            "/oauth2/revoke": ("POST", self._revoke),
+        }
+        if path not in routes:
+            return _id_error(404, "Not Found")
+        method, handler = routes[path]
+        if request.method != method:
+            return _id_error(405, "method not allowed")  # sandbox's choice of message
+        return handler(request)
+
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        form = read_form(request) or {}
+        client_id = form.get("client_id", "")
+        if not client_id:
+            return _id_error(400, "missing client id")
+        if client_id not in self.clients:
+            return _id_error(400, "invalid client")
+        if form.get("client_secret", "") != self.clients[client_id]:
+            return _id_error(403, "invalid client secret")
+        if form.get("grant_type") != "client_credentials":
+            return _id_error(400, "invalid grant type")
+        record = TokenRecord(client_id=client_id, expires_at=self.clock() + self.token_lifetime)
+        token = self._mint(record, length=30, alphabet=LOWER_ALNUM)
+        body = {"access_token": token, "expires_in": self.token_lifetime, "token_type": "bearer"}
+        return json_response(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _validate(self, request: httpx.Request) -> httpx.Response:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() not in ("oauth", "bearer") or not token.strip():
+            return _id_error(401, "missing authorization token")
+        now = self.clock()
+        record = self._tokens.get(token.strip())
+        if record is None or not record.valid_at(now):
+            return _id_error(401, "invalid access token")
+        # App tokens: login and user_id are absent (observed), scopes empty.
+        body = {"client_id": record.client_id, "scopes": [],
+                "expires_in": max(0, int(record.expires_at - now))}
+        return json_response(200, body)
+
+    def _revoke(self, request: httpx.Request) -> httpx.Response:
+        form = read_form(request) or {}
+        client_id, token = form.get("client_id", ""), form.get("token", "")
+        if not client_id:
+            return _id_error(400, "missing client id")
+        if client_id not in self.clients:
+            return _id_error(404, "client does not exist")
+        record = self._tokens.get(token)
+        if record is None or record.client_id != client_id or record.revoked:
+            return _id_error(400, "Invalid token")
+        record.revoked = True
+        return httpx.Response(200)
+
+    # api.twitch.tv ------------------------------------------------------------------------
+
+    def _handle_helix(self, request: httpx.Request) -> httpx.Response:
+        self._count(request, api=True)
+        endpoint = ENDPOINTS.get(request.url.path.rstrip("/"))
+        if endpoint is None or request.method != "GET":
+            return _helix_error(404, "")
+        client_header = request.headers.get("client-id", "")
+        failure = self._authenticate(request, client_header)
+        if failure is not None:
+            known = client_header in self.clients
+            return _helix_error(401, failure, self._peek_headers(client_header) if known else None)
+        allowed, headers = self._take_point(client_header)
+        if not allowed:
+            # The 429 text is not documented; the envelope is (protocol-facts A.5).
+            return _helix_error(429, "Too Many Requests: the bucket for this client id is empty;"
+                                " retry after the Ratelimit-Reset epoch", headers)
+        try:
+            body = endpoint(self.data, request.url.params)
+        except HelixError as error:
+            return _helix_error(error.status, error.message, headers)
+        return json_response(200, body, headers=headers)
+
+    def _authenticate(self, request: httpx.Request, client_id: str) -> str | None:
+        """None when the call may proceed, else the 401 message Helix sends."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return "OAuth token is missing"
+        if not client_id:
+            return "Client-Id header required"  # as twitch-cli words it; Twitch undocumented
+        record = self._tokens.get(token)
+        if record is None or not record.valid_at(self.clock()):
+            return "Invalid OAuth token"
+        if record.client_id != client_id:
+            return "Client ID and OAuth token do not match"
+        return None
+
+    def _bucket(self, client_id: str) -> _Bucket:
+        now = self.clock()
+        bucket = self._buckets.setdefault(client_id, _Bucket(float(self.rate_limit), now))
+        refill = (now - bucket.updated) * self.rate_limit / 60.0
+        bucket.points = min(float(self.rate_limit), bucket.points + max(0.0, refill))
+        bucket.updated = now
+        return bucket
+
+    def _headers(self, bucket: _Bucket) -> dict[str, str]:
+        seconds_to_full = (self.rate_limit - bucket.points) * 60.0 / self.rate_limit
+        return {
+            "Ratelimit-Limit": str(self.rate_limit),
+            "Ratelimit-Remaining": str(math.floor(bucket.points)),
+            "Ratelimit-Reset": str(math.ceil(bucket.updated + seconds_to_full)),
+        }
+
+    def _peek_headers(self, client_id: str) -> dict[str, str]:
+        return self._headers(self._bucket(client_id))
+
+    def _take_point(self, client_id: str) -> tuple[bool, dict[str, str]]:
+        bucket = self._bucket(client_id)
+        if bucket.points < 1.0:
+            return False, self._headers(bucket)
+        bucket.points -= 1.0
+        return True, self._headers(bucket)

@@ -1,0 +1,55 @@
+"""Helpers the sandbox tests share: a movable clock and token fetchers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from connector_sdk.sandbox import sandbox_parameters
+
+
+class FakeClock:
+    """A clock tests move by hand, so expiry and rate limits need no sleeping."""
+
+    def __init__(self, now: float = 1_750_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+TWITCH = sandbox_parameters("twitch")
+SHOPIFY = sandbox_parameters("shopify")
+SHOP = "https://my-store.myshopify.com"
+ADMIN = f"{SHOP}/admin/api/{SHOPIFY['api_version']}"
+
+
+def twitch_token(client: httpx.Client) -> str:
+    response = client.post("https://id.twitch.tv/oauth2/token", data={
+        "client_id": TWITCH["client_id"], "client_secret": TWITCH["client_secret"],
+        "grant_type": "client_credentials"})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def helix_headers(token: str, client_id: str = TWITCH["client_id"]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Client-Id": client_id}
+
+
+def shopify_token(client: httpx.Client, shop: str = SHOP) -> str:
+    response = client.post(f"{shop}/admin/oauth/access_token", data={
+        "client_id": SHOPIFY["client_id"], "client_secret": SHOPIFY["client_secret"],
+        "grant_type": "client_credentials"})
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def graphql(client: httpx.Client, token: str, query: str, **variables: Any) -> httpx.Response:
+    return client.post(f"{ADMIN}/graphql.json", json={"query": query, "variables": variables},
+                       headers={"X-Shopify-Access-Token": token})
