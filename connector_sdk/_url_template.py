@@ -13,8 +13,8 @@ in the ``path``.
 Rule ids that ``static_url_problems`` reports (stable; tests and users rely on them):
 
 ``URL-SYNTAX``
-    The template does not split into a URL, has a malformed literal port, or its literal text
-    holds whitespace, control characters or a backslash.
+    The template does not split into a URL, has a malformed literal port or a non-ASCII
+    literal host, or its literal text holds whitespace, control characters or a backslash.
 ``URL-NOT-ABSOLUTE``
     No scheme or no host: every URL the SDK sends to must be absolute.
 ``URL-NOT-HTTPS``
@@ -226,6 +226,9 @@ def static_url_problems(
             problems.append(("URL-NOT-HTTPS", f"the scheme is '{layout.scheme}'; use https "
                              "(http is accepted only for a literal loopback host such as "
                              "127.0.0.1, for tests)"))
+    if not layout.host.isascii():
+        problems.append(("URL-SYNTAX", "the URL's host is not ASCII; write its punycode "
+                         "form (xn--...)"))
     if layout.port is not None and "port" not in layout.parts:
         port = layout.literal_port
         if port is None or not 0 < port < 65536:

@@ -7,9 +7,12 @@ import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from connector_sdk._errors import NetworkPolicyError
@@ -250,3 +253,46 @@ def test_check_url_takes_an_httpx_url() -> None:
 ])
 def test_is_loopback_host(host: str, expected: bool) -> None:
     assert is_loopback_host(host) is expected
+
+
+# --- properties ------------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_any_host_value_is_refused_or_stays_on_an_allowed_host(value: str) -> None:
+    try:
+        url = render_url("https://{{shopify_url}}/admin/oauth/access_token",
+                         {"shopify_url": value}, service="shopify", url_name="token_url",
+                         allowed_hosts=SHOP)
+    except NetworkPolicyError as exc:
+        refused: NetworkPolicyError | None = exc
+    else:
+        refused = None
+    if refused is not None:
+        assert refused.parameter == "shopify_url"
+        return
+    host = url.raw_host.decode()
+    assert host == value.lower()
+    assert host.endswith(".myshopify.com")
+    assert host.count(".") == 2
+    assert (url.scheme, url.port, url.userinfo, url.raw_path) == (
+        "https", None, b"", b"/admin/oauth/access_token")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_any_path_value_stays_one_segment(value: str) -> None:
+    try:
+        url = shopify(GRAPHQL, {"shop": "my-store", "api_version": value})
+    except NetworkPolicyError as exc:
+        refused: NetworkPolicyError | None = exc
+    else:
+        refused = None
+    if refused is not None:
+        assert refused.parameter == "api_version"
+        return
+    segments = url.raw_path.decode("ascii").split("/")
+    assert segments[:3] == ["", "admin", "api"]
+    assert segments[4:] == ["graphql.json"]
+    assert unquote(segments[3]) == value

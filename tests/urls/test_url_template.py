@@ -114,6 +114,7 @@ def test_good_templates_have_no_problems(template: str) -> None:
     ("https://api.example.com/a b", ["URL-SYNTAX"]),
     ("https://api.example.com\\@evil.com/", ["URL-SYNTAX", "URL-USERINFO"]),
     ("https://[{{ip}}]/x", ["URL-SYNTAX"]),
+    ("https://b\u00fccher.example/x", ["URL-SYNTAX"]),
 ])
 def test_bad_templates_are_reported_by_rule(template: str, expected: list[str]) -> None:
     assert rules(template) == expected
