@@ -228,13 +228,13 @@ def load_secret_key(
 def _read_key_file(path: Path) -> bytes | None:
     """The key in ``path``, or None if the file does not exist."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise SecretKeyError(
-            f"cannot read the key file {path}: {exc.strerror}; fix its permissions "
-            f"(`chmod 600 {path}`) or set {KEY_ENV}"
+            f"cannot read the key file {path}: {exc.strerror}; make it readable by you "
+            f"only (`chmod 600 {path}`) or set {KEY_ENV}"
         ) from exc
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())

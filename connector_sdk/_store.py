@@ -45,7 +45,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +59,8 @@ from ._secrets import Secret
 
 __all__ = [
     "DATABASE_NAME",
+    "DEFAULT_BUSY_TIMEOUT",
+    "MAX_NAME_LENGTH",
     "SCHEMA_VERSION",
     "AuthenticationRecord",
     "AuthenticationStore",
@@ -408,7 +410,7 @@ class SQLiteStore:
     def _create_private_file(self) -> None:
         """Create the database file ``0o600`` before SQLite does, or check the existing one."""
         try:
-            fd = os.open(self._path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StoreError(
                 f"cannot open the authentication store {self._path}: {exc.strerror}; check "
@@ -467,16 +469,25 @@ class SQLiteStore:
             raise StoreError(f"the authentication store {self._path} is closed")
         return self._conn
 
-    @contextmanager
-    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+    def _write(self, action: str) -> AbstractContextManager[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction, committed if the block returns."""
+        return self._transaction("BEGIN IMMEDIATE", action)
+
+    def _read(self, action: str) -> AbstractContextManager[sqlite3.Connection]:
+        """One read transaction, so that a record's rows come from one snapshot."""
+        return self._transaction("BEGIN", action)
+
+    @contextmanager
+    def _transaction(self, begin: str, action: str) -> Iterator[sqlite3.Connection]:
+        """Run the block in one transaction under the instance lock; roll back on any error.
+
+        SQLite errors become ``StoreError`` naming ``action``; other exceptions (the store's
+        own errors, KeyboardInterrupt) pass through after the rollback.
+        """
         with self._lock:
             conn = self._connection()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise self._error(exc, action) from exc
-            try:
+                conn.execute(begin)
                 yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
@@ -486,21 +497,6 @@ class SQLiteStore:
                 if isinstance(exc, sqlite3.Error):
                     raise self._error(exc, action) from exc
                 raise
-
-    @contextmanager
-    def _read(self, action: str) -> Iterator[sqlite3.Connection]:
-        """One read transaction, so that a record's rows come from one snapshot."""
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute("BEGIN")
-                yield conn
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    with suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise self._error(exc, action) from exc
 
     def _error(self, exc: sqlite3.Error, action: str) -> StoreError:
         """A ``StoreError`` for a SQLite failure (SQLite's messages never contain values)."""
@@ -538,14 +534,17 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
             conn.execute(statement)
 
 
-def open_default_store(environ: Mapping[str, str] | None = None) -> SQLiteStore:
+def open_default_store(
+    environ: Mapping[str, str] | None = None, *, home: Path | None = None
+) -> SQLiteStore:
     """Open (creating if needed) the embedded store in the connector-sdk home directory.
 
-    Home from ``CONNECTOR_SDK_HOME`` (default ``~/.connector-sdk``, created ``0o700``), key
-    from ``CONNECTOR_SDK_SECRET_KEY`` or ``<home>/secret.key`` (generated only when no store
-    exists yet, so a lost key file is reported instead of silently replaced).
+    Home from ``home`` or ``CONNECTOR_SDK_HOME`` (default ``~/.connector-sdk``), created
+    ``0o700`` and refused if open to others; key from ``CONNECTOR_SDK_SECRET_KEY`` or
+    ``<home>/secret.key``, generated only when no store exists yet, so a lost key file is
+    reported instead of silently replaced by a key that cannot read the store.
     """
-    home = ensure_private_dir(sdk_home(environ))
+    home = ensure_private_dir(sdk_home(environ) if home is None else home)
     path = home / DATABASE_NAME
     key = load_secret_key(home, environ, create=not path.exists())
     return SQLiteStore(path, SecretCipher(key, origin=key_origin(home, environ)))
