@@ -207,7 +207,8 @@ def _template_problems(
     try:
         template = parse_template(field.source)
     except TemplateSyntaxError as exc:
-        return [doc.problem(field.path, "PLACEHOLDER-SYNTAX", f"{exc} (character {exc.offset + 1})")]
+        return [doc.problem(field.path, "PLACEHOLDER-SYNTAX",
+                            f"{exc} (character {exc.offset + 1})")]
     problems: list[Problem] = []
     known = set(params) | (TOKEN_FIELDS if field.allows_token_fields else set())
     for placeholder in template.placeholders:
@@ -273,7 +274,7 @@ def _example_host_problems(
     for sample in samples:
         if not isinstance(sample, str):
             continue
-        values = {p: "x" for p in template.names} | {name: sample}
+        values = dict.fromkeys(template.names, "x") | {name: sample}
         host = _literal_host(parse_template(template.render(values)))
         if host and not host_allowed(host, allowed_hosts):
             problems.append(doc.problem(field.path, "URL-HOST-NOT-ALLOWED",

@@ -108,7 +108,8 @@ def build_service(data: Mapping[str, Any], *, source: str) -> Service:
         allowed_hosts=tuple(h.lower() for h in data["allowed_hosts"]),
         base_url=parse_template(data["base_url"]),
         operations=_frozen({
-            op_id: _build_operation(op_id, op) for op_id, op in (data.get("operations") or {}).items()
+            op_id: _build_operation(op_id, op)
+            for op_id, op in (data.get("operations") or {}).items()
         }),
         source=source,
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, TextIO
@@ -95,7 +95,7 @@ def load_plugins(
         version = ep.dist.version if ep.dist is not None else None
         candidates.append((ep.name, ep.load, dist, version))
     for name, obj in (extra_plugins or {}).items():
-        candidates.append((name, lambda obj=obj: obj, None, None))
+        candidates.append((name, _constant(obj), None, None))
 
     for name, load, dist, version in sorted(candidates, key=lambda c: c[0]):
         if name in block or (allow is not None and name not in allow):
@@ -123,7 +123,8 @@ def load_plugins(
         ("register_operation_handlers", plugins.registry.handler_registrar_for),
     ):
         for name, info in by_name.items():
-            _call_one(plugins, hook, name, info.distribution, make_registrar(name, info.distribution))
+            register = make_registrar(name, info.distribution)
+            _call_one(plugins, hook, name, info.distribution, register)
     return plugins
 
 
@@ -140,6 +141,10 @@ def _call_one(plugins: PluginSet, hook: str, name: str, dist: str | None, regist
             name, dist, f"hook {hook} raised {type(exc).__name__}: {exc}"))
 
 
+def _constant(value: object) -> Callable[[], object]:
+    return lambda: value
+
+
 def _entry_points() -> list[EntryPoint]:
     return list(entry_points(group=ENTRY_POINT_GROUP))
 
@@ -147,12 +152,12 @@ def _entry_points() -> list[EntryPoint]:
 def _trace(manager: pluggy.PluginManager, out: TextIO) -> None:
     starts: dict[int, float] = {}
 
-    def before(hook_name: str, hook_impls: list[Any], kwargs: Mapping[str, Any]) -> None:
+    def before(hook_name: str, hook_impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         starts[id(hook_impls)] = time.perf_counter()
         names = ", ".join(impl.plugin_name for impl in hook_impls)
         print(f"connector-sdk plugins: calling {hook_name} on [{names}]", file=out)
 
-    def after(outcome: Any, hook_name: str, hook_impls: list[Any], kwargs: Any) -> None:
+    def after(outcome: Any, hook_name: str, hook_impls: Sequence[Any], kwargs: Any) -> None:
         elapsed = (time.perf_counter() - starts.pop(id(hook_impls), time.perf_counter())) * 1000
         failed = " (raised)" if outcome.exception is not None else ""
         print(f"connector-sdk plugins: {hook_name} done in {elapsed:.1f} ms{failed}", file=out)

@@ -20,8 +20,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-from ._yaml import Document
 from ._problems import Problem
+from ._yaml import Document
 
 __all__ = ["SCHEMA_NAMES", "schema", "schema_problems", "validator"]
 
@@ -37,7 +37,7 @@ def schema(name: str) -> dict[str, Any]:
 
 
 @cache
-def _registry() -> Registry:  # type: ignore[type-arg]
+def _registry() -> Registry:
     resources = []
     for name in SCHEMA_NAMES:
         try:
@@ -99,13 +99,13 @@ def _to_problems(doc: Document, error: ValidationError) -> list[Problem]:
         expected = error.validator_value
         expected_text = " or ".join(expected) if isinstance(expected, list) else expected
         got = _json_type(error.instance)
-        hint = ""
+        quote = ""
         if expected == "string" and got in ("number", "integer", "boolean"):
-            hint = ": quote the value"
-        return [doc.problem(path, "SCHEMA-TYPE", f"expected {expected_text}, got {got}{hint}")]
+            quote = ": quote the value"
+        return [doc.problem(path, "SCHEMA-TYPE", f"expected {expected_text}, got {got}{quote}")]
     if keyword in ("enum", "const"):
-        allowed = error.validator_value if keyword == "enum" else [error.validator_value]
-        shown = ", ".join(json.dumps(v) for v in allowed)
+        choices = error.validator_value if keyword == "enum" else [error.validator_value]
+        shown = ", ".join(json.dumps(v) for v in choices)
         return [doc.problem(path, "SCHEMA-ENUM", f"must be one of: {shown}")]
     if keyword == "pattern":
         return [doc.problem(path, "SCHEMA-PATTERN",
@@ -114,7 +114,29 @@ def _to_problems(doc: Document, error: ValidationError) -> list[Problem]:
         return [doc.problem(path, "SCHEMA-OPERATION-KIND",
                             "an operation has either a 'request' or a 'handler', not both or"
                             " neither")]
-    return [doc.problem(path, f"SCHEMA-{keyword.upper()}", _short(error.message))]
+    return [doc.problem(path, f"SCHEMA-{keyword.upper()}", _keyword_message(keyword, error))]
+
+
+_MESSAGES = {
+    "minItems": "needs at least {} item(s)",
+    "maxItems": "allows at most {} item(s)",
+    "minLength": "must be at least {} character(s) long",
+    "maxLength": "must be at most {} character(s) long",
+    "minProperties": "needs at least {} entry(ies)",
+    "maxProperties": "allows at most {} entry(ies)",
+    "minimum": "must be at least {}",
+    "maximum": "must be at most {}",
+    "uniqueItems": "has duplicate items: each item must be unique",
+    "propertyNames": "has a key that is not allowed here",
+}
+
+
+def _keyword_message(keyword: str, error: ValidationError) -> str:
+    """A message built from the schema, not from the value (which jsonschema would quote)."""
+    template = _MESSAGES.get(keyword)
+    if template is not None:
+        return template.format(error.validator_value)
+    return _short(f"does not satisfy '{keyword}' ({json.dumps(error.validator_value)[:80]})")
 
 
 def _matches_pattern_properties(schema_: dict[str, Any], key: str) -> bool:

@@ -31,8 +31,14 @@ class FileResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
-    """Expand directories into their manifest and workflow files (sorted, deduplicated)."""
+def discover(
+    paths: Iterable[Path], *, skip_undeclared: bool = False
+) -> tuple[list[Path], list[Problem]]:
+    """Expand directories into their manifest and workflow files (sorted, deduplicated).
+
+    ``skip_undeclared`` applies the directory rule to named files too (for pre-commit, which
+    passes every changed YAML file).
+    """
     found: list[Path] = []
     problems: list[Problem] = []
     for path in paths:
@@ -43,7 +49,7 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
                                         "directory holds no manifest or workflow (no *.yaml or"
                                         " *.yml file with manifest_version or workflow_version)"))
             found.extend(inside)
-        else:
+        elif not skip_undeclared or _declares_kind(path):
             found.append(path)
     unique = list(dict.fromkeys(found))
     return unique, problems
@@ -79,9 +85,9 @@ def validate_document(doc: Document) -> FileResult:
     return FileResult(doc.file, "manifest", check_manifest_document(doc))
 
 
-def validate_paths(paths: Iterable[Path]) -> list[FileResult]:
+def validate_paths(paths: Iterable[Path], *, skip_undeclared: bool = False) -> list[FileResult]:
     """Validate every file under ``paths``; every problem of every file is reported."""
-    files, problems = discover(paths)
+    files, problems = discover(paths, skip_undeclared=skip_undeclared)
     results = [FileResult(p.file, "directory", [p]) for p in problems]
     for path in files:
         doc, load_problems = read_yaml_file(path)

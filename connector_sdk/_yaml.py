@@ -155,22 +155,23 @@ def load_yaml(text: bytes | str, file: str) -> tuple[Document | None, list[Probl
         return None, [Problem(file, line, column, rule, message)]
 
     if isinstance(text, bytes):
-        if len(text) > MAX_FILE_BYTES:
+        raw = text
+        if len(raw) > MAX_FILE_BYTES:
             return fail(
                 "FILE-TOO-LARGE",
-                f"file is {len(text) / 1e6:.1f} MB; manifests and workflows are limited to"
+                f"file is {len(raw) / 1e6:.1f} MB; manifests and workflows are limited to"
                 f" {MAX_FILE_BYTES / 1e6:.1f} MB: is this the right file?",
             )
-        if b"\x00" in text:
+        if b"\x00" in raw:
             return fail("FILE-BINARY", "file contains NUL bytes: it is binary, not YAML")
         try:
-            text = text.decode("utf-8-sig")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            line = text.count(b"\n", 0, exc.start) + 1
-            column = exc.start - (text.rfind(b"\n", 0, exc.start) + 1) + 1
+            line = raw.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
             return fail(
                 "FILE-ENCODING",
-                f"byte 0x{text[exc.start]:02x} is not UTF-8: save the file as UTF-8",
+                f"byte 0x{raw[exc.start]:02x} is not UTF-8: save the file as UTF-8",
                 line, column,
             )
     if not text.strip():

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .._validate import FileResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -12,10 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="files or directories (default: every installed plugin's manifests)")
     parser.add_argument("--format", choices=("text", "json", "github"), default="text",
                         help="output format (default: text)")
+    parser.add_argument("--skip-undeclared", action="store_true",
+                        help="skip named files that declare neither manifest_version nor"
+                             " workflow_version (for pre-commit, which passes every YAML file)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._validate import FileResult, validate_paths
+    from .._validate import validate_paths
     from ._reporters import report
 
     missing = [str(p) for p in args.paths if not p.exists()]
@@ -24,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     if args.paths:
-        results = validate_paths(args.paths)
+        results = validate_paths(args.paths, skip_undeclared=args.skip_undeclared)
     else:
         results = _installed_results()
         if not results:
@@ -35,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(r.problems for r in results) else 0
 
 
-def _installed_results() -> list["FileResult"]:  # noqa: UP037
+def _installed_results() -> list[FileResult]:
     """Installed plugins' manifests: valid services, and the problems of invalid ones."""
     import os
 

@@ -51,7 +51,8 @@ def test_problems_exit_1_with_path_line_col_rule(capsys: pytest.CaptureFixture[s
 def test_all_problems_of_all_files_are_reported(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "validate", str(FIXTURES / "invalid"))
     assert code == 1
-    reported = {line.split()[1] for line in out.splitlines() if ": " in line and "problem" not in line}
+    reported = {line.split()[1] for line in out.splitlines()
+                if ": " in line and "problem" not in line}
     assert len(reported) >= 30
 
 
@@ -173,3 +174,22 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
     version = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60,
                              check=False)
     assert version.stdout.startswith("connector-sdk ")
+
+
+def test_skip_undeclared_leaves_other_yaml_alone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    other = tmp_path / ".pre-commit-config.yaml"
+    other.write_text("repos: []\n")
+    code, out, _ = run_cli(capsys, "validate", "--skip-undeclared", str(other), str(VALID))
+    assert code == 0, out
+    assert "1 file valid" in out
+
+
+def test_pre_commit_hook_uses_the_validator() -> None:
+    import yaml
+
+    hooks = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text())
+    [hook] = hooks
+    assert hook["entry"].startswith("connector-sdk validate")
+    assert hook["language"] == "python"

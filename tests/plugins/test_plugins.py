@@ -18,7 +18,7 @@ from connector_sdk._plugins import load_plugins
 ACME = (Path(__file__).parents[1] / "manifest" / "fixtures" / "valid" / "acme.yaml").read_text()
 
 
-class plugin_registering:  # noqa: N801 - reads as a factory in the tests
+class plugin_registering:
     """A plugin object whose register_services registers ``text``."""
 
     def __init__(self, text: str) -> None:
@@ -64,7 +64,8 @@ def test_duplicate_service_names_both_plugins() -> None:
 
 
 def test_allow_and_block_lists() -> None:
-    extra = {"a": plugin_registering(ACME), "b": plugin_registering(ACME.replace("id: acme", "id: bee"))}
+    bee = ACME.replace("id: acme", "id: bee")
+    extra = {"a": plugin_registering(ACME), "b": plugin_registering(bee)}
     only_b = load_plugins({"CONNECTOR_SDK_LOAD_PLUGINS": "b"}, entry_point_loader=list,
                           extra_plugins=extra)
     assert [s.id for s in only_b.registry] == ["bee"]

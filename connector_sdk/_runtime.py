@@ -1,0 +1,202 @@
+"""The runtime a workflow engine embeds: plugins, store, token cache and clients in one object.
+
+One ``Runtime`` holds one token cache and one token manager, so every client it hands out
+shares tokens and single flight (never a module global: two runtimes in one process are
+independent). Plugins load when the runtime is created; the store opens on first use, so a
+runtime that only calls APIs with ephemeral authentications never touches the disk.
+
+    runtime = Runtime()
+    runtime.create_authentication("twitch", "my-app", {"client_id": "...",
+                                                       "client_secret": "..."})
+    with runtime.client("my-app") as client:
+        client.get("/users", params={"login": "twitchdev"})
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ._config import RuntimeConfig, env_flag
+from ._errors import ConnectorSDKError, ParameterError
+from ._home import sdk_home
+from ._http import HttpSettings, build_async_client, build_client
+from ._model import Authentication, Service
+from ._parameters import validate_parameters
+from ._plugins import PluginSet, load_plugins
+from ._registry import ServiceRegistry
+from ._revocation import RevocationResult, revoke
+from ._store import AuthenticationRecord, AuthenticationStore, validate_name
+from ._token_cache import Token, TokenCache
+from ._token_manager import TokenManager
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger("connector_sdk.runtime")
+
+
+class Runtime:
+    """Services from plugins, authentications from the store, authenticated HTTP clients.
+
+    ``environ`` defaults to a snapshot of ``os.environ``; ``home`` to ``$CONNECTOR_SDK_HOME``
+    or ``~/.connector-sdk``. ``allow_loopback`` (or ``CONNECTOR_SDK_ALLOW_LOOPBACK=1``)
+    permits plain http to loopback hosts, for tests and local sandboxes. ``http`` sets
+    timeouts and transports (a sandbox routes the real hosts through a transport; manifests
+    are never edited). ``store`` and ``token_cache`` override the hooks' choices.
+    """
+
+    def __init__(
+        self,
+        *,
+        environ: Mapping[str, str] | None = None,
+        home: Path | str | None = None,
+        allow_loopback: bool | None = None,
+        http: HttpSettings | None = None,
+        extra_plugins: Mapping[str, object] | None = None,
+        store: AuthenticationStore | None = None,
+        token_cache: TokenCache | None = None,
+        token_manager_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        env = dict(os.environ if environ is None else environ)
+        if home is not None:
+            env["CONNECTOR_SDK_HOME"] = str(home)
+        loopback = env_flag(env, "CONNECTOR_SDK_ALLOW_LOOPBACK") if allow_loopback is None \
+            else allow_loopback
+        self.config = RuntimeConfig(home=sdk_home(env), environ=env, allow_loopback=loopback)
+        self.plugins: PluginSet = load_plugins(env, extra_plugins=extra_plugins)
+        for failure in self.plugins.failures:
+            log.warning("plugin %s failed to load: %s", failure.plugin, failure.message)
+        settings = http or HttpSettings()
+        if settings.allow_loopback != loopback:
+            settings = replace(settings, allow_loopback=loopback or settings.allow_loopback)
+        self.http = settings
+        self._store = store
+        cache = token_cache or self.plugins.manager.hook.token_cache(config=self.config)
+        self.tokens = TokenManager(cache=cache, settings=settings,
+                                   **dict(token_manager_options or {}))
+
+    # -- services ---------------------------------------------------------------------------
+
+    @property
+    def services(self) -> ServiceRegistry:
+        return self.plugins.registry
+
+    def service(self, service_id: str) -> Service:
+        return self.services.get(service_id)
+
+    # -- authentications --------------------------------------------------------------------
+
+    @property
+    def store(self) -> AuthenticationStore:
+        """The authentication store, opened on first use through the ``authentication_store``
+        hook (the built-in SQLite store answers last)."""
+        if self._store is None:
+            store = self.plugins.manager.hook.authentication_store(config=self.config)
+            if store is None:
+                raise ConnectorSDKError("no plugin provides an authentication store")
+            self._store = store
+        return self._store
+
+    def authentication(
+        self, service_id: str, parameters: Mapping[str, Any], *, name: str = "ephemeral"
+    ) -> Authentication:
+        """An authentication that is not stored: for one-off calls, tests and sandboxes."""
+        service = self.service(service_id)
+        values = validate_parameters(service, parameters)
+        return Authentication(name=name, service=service, parameters=values)
+
+    def create_authentication(
+        self, service_id: str, name: str, parameters: Mapping[str, Any]
+    ) -> Authentication:
+        """Check ``parameters`` against the service's schema and store them under ``name``.
+
+        Raises ``ParameterError`` listing every invalid field (no value quoted),
+        ``AuthenticationExists`` if the name is taken, ``ServiceNotFound``.
+        """
+        validate_name(name)
+        authentication = self.authentication(service_id, parameters, name=name)
+        record = self.store.create(name, service_id, authentication.parameters)
+        return self._from_record(record)
+
+    def get_authentication(self, name: str) -> Authentication:
+        """The stored authentication ``name``, its parameters re-checked against the
+        service's current manifest (defaults added since creation apply)."""
+        return self._from_record(self.store.get(name))
+
+    def list_authentications(self) -> list[AuthenticationRecord]:
+        """Every stored authentication record (secret values stay masked ``Secret``s)."""
+        return self.store.list()
+
+    def delete_authentication(self, name: str) -> RevocationResult | None:
+        """Revoke the cached token where the manifest declares revocation, then delete.
+
+        Deletion happens even when revocation fails; the result says how revocation went
+        (None when there was nothing to revoke or the service is not installed).
+        """
+        record = self.store.get(name)
+        result: RevocationResult | None = None
+        try:
+            authentication = self._from_record(record)
+        except ConnectorSDKError as exc:
+            log.warning("authentication %s: not revoking (%s)", name, exc)
+        else:
+            if authentication.service.auth.revocation is not None:
+                result = revoke(authentication, self.tokens, self.http)
+            self.tokens.forget(authentication)
+        self.store.delete(name)
+        return result
+
+    def _from_record(self, record: AuthenticationRecord) -> Authentication:
+        service = self.service(record.service)
+        try:
+            values = validate_parameters(service, record.parameters)
+        except ParameterError as exc:
+            raise ParameterError(
+                f"authentication '{record.name}' no longer satisfies service"
+                f" '{service.id}' {service.version}: {exc} — delete and create it again",
+                service=service.id, fields=exc.fields) from None
+        return Authentication(name=record.name, service=service, parameters=values,
+                              created_at=record.created_at, updated_at=record.updated_at)
+
+    def _resolve(self, authentication: str | Authentication) -> Authentication:
+        if isinstance(authentication, Authentication):
+            return authentication
+        return self.get_authentication(authentication)
+
+    # -- tokens and clients -----------------------------------------------------------------
+
+    def get_token(self, authentication: str | Authentication) -> Token:
+        """A valid token (from the cache or the token endpoint); never printed whole."""
+        return self.tokens.get_token(self._resolve(authentication))
+
+    async def aget_token(self, authentication: str | Authentication) -> Token:
+        return await self.tokens.aget_token(self._resolve(authentication))
+
+    def client(self, authentication: str | Authentication) -> httpx.Client:
+        """A sync ``httpx.Client``: base URL rendered from the parameters, token attached,
+        401 answered by one refresh and one retry, every URL checked by the network policy.
+        Close it (``with runtime.client(...) as client:``)."""
+        return build_client(self._resolve(authentication), self.tokens, self.http)
+
+    def async_client(self, authentication: str | Authentication) -> httpx.AsyncClient:
+        """The ``httpx.AsyncClient`` twin of ``client``."""
+        return build_async_client(self._resolve(authentication), self.tokens, self.http)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.tokens.close()
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

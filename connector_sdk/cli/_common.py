@@ -1,0 +1,90 @@
+"""Pieces several subcommands share: building the runtime, reading parameter values."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._errors import ConnectorSDKError
+from .._secrets import json_default
+
+if TYPE_CHECKING:
+    from .._model import Service
+    from .._runtime import Runtime
+
+__all__ = ["add_runtime_arguments", "emit_json", "make_runtime", "read_parameters"]
+
+
+class UsageError(ConnectorSDKError):
+    """A command-line mistake the message explains (exit 2)."""
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-loopback", action="store_true",
+                        help="allow plain http to 127.0.0.1/localhost (tests, local servers);"
+                             " also CONNECTOR_SDK_ALLOW_LOOPBACK=1")
+
+
+def make_runtime(args: argparse.Namespace, **kwargs: Any) -> Runtime:
+    from .._runtime import Runtime
+
+    allow = True if getattr(args, "allow_loopback", False) else None
+    return Runtime(allow_loopback=allow, **kwargs)
+
+
+def emit_json(payload: Any) -> None:
+    json.dump(payload, sys.stdout, indent=2, default=json_default)
+    sys.stdout.write("\n")
+
+
+def _value_from_reference(name: str, text: str) -> str:
+    if text.startswith("@env:"):
+        var = text[5:]
+        if var not in os.environ:
+            raise UsageError(f"--param {name}=@env:{var}: environment variable {var} is not set")
+        return os.environ[var]
+    if text.startswith("@file:"):
+        path = Path(text[6:]).expanduser()
+        try:
+            return path.read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--param {name}=@file:{path}: cannot read the file ({exc})") from None
+    return text
+
+
+def read_parameters(service: Service, pairs: Sequence[str], *, prompt: bool) -> dict[str, Any]:
+    """``key=value`` pairs into values; secrets only via ``@env:``, ``@file:`` or a prompt.
+
+    A secret typed on the command line would stay in the shell history and be visible to
+    every user through ``ps``, so it is refused with the ways that are allowed.
+    """
+    from .._parameters import coerce_text
+
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--param '{name}': write NAME=VALUE, NAME=@env:VAR or"
+                             " NAME=@file:PATH")
+        spec = service.parameter(name)
+        is_reference = text.startswith(("@env:", "@file:"))
+        if spec is not None and spec.secret and not is_reference:
+            raise UsageError(
+                f"secret parameter '{name}' cannot be given on the command line (shell history"
+                f" and `ps` would show it): use {name}=@env:VAR, {name}=@file:PATH, or leave it"
+                " out to be prompted")
+        values[name] = coerce_text(service, name, _value_from_reference(name, text))
+    for spec in service.parameters:
+        if spec.secret and spec.required and spec.name not in values:
+            if not prompt or not sys.stdin.isatty():
+                raise UsageError(
+                    f"secret parameter '{spec.name}' is required: give it as"
+                    f" --param {spec.name}=@env:VAR or @file:PATH (no terminal to prompt on)")
+            values[spec.name] = getpass.getpass(f"{spec.title or spec.name} (hidden): ")
+    return values
