@@ -11,6 +11,7 @@ Sizes are chosen so that pagination matters: 275 live streams (14 pages of 20), 
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -122,8 +123,12 @@ class TwitchData:
     user_by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=8)
 def twitch_data(seed: int = 0) -> TwitchData:
-    """Build the Twitch data set for ``seed`` (pure: same seed, same data)."""
+    """Build the Twitch data set for ``seed`` (pure: same seed, same data).
+
+    Cached: sandboxes with the same seed share one read-only copy; do not mutate it.
+    """
     rng = random.Random(f"twitch:{seed}")  # noqa: S311 - seeded data, not secrets
     languages = [code for code, weight in _LANGUAGES for _ in range(weight)]
 
@@ -290,8 +295,10 @@ _VENDORS = ("Acme Goods", "Northwind", "Blue Harbor", "Maple & Co", "Studio Nine
 _SIZES = ("S", "M", "L")
 
 
+@functools.lru_cache(maxsize=32)
 def shop_data(handle: str, seed: int = 0, products: int = PRODUCTS_PER_SHOP) -> ShopData:
-    """Build the data of the shop ``{handle}.myshopify.com`` for ``seed`` (pure)."""
+    """Build the data of the shop ``{handle}.myshopify.com`` for ``seed`` (pure, cached and
+    shared read-only like ``twitch_data``)."""
     rng = random.Random(f"shopify:{seed}:{handle}")  # noqa: S311 - seeded data
     name = " ".join(part.capitalize() for part in handle.split("-"))
     shop_id = rng.randrange(50_000_000_000, 99_999_999_999)

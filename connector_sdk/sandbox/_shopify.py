@@ -110,8 +110,8 @@ class ShopifySandbox(SandboxBase):
         self.token_lifetime = token_lifetime
         self.bucket_size = bucket_size
         self.leak_rate = leak_rate
-        self.graphql_bucket_size = graphql_bucket_size
-        self.graphql_restore_rate = graphql_restore_rate
+        self.graphql_bucket_size = float(graphql_bucket_size)
+        self.graphql_restore_rate = float(graphql_restore_rate)
         self.scopes = tuple(scopes)
         self.clients: dict[str, str] = dict(
             clients if clients is not None else {SHOPIFY_CLIENT_ID: SHOPIFY_CLIENT_SECRET}
@@ -307,7 +307,7 @@ class ShopifySandbox(SandboxBase):
             return {"cost": {"requestedQueryCost": requested, "actualQueryCost": actual,
                              "throttleStatus": {
                                  "maximumAvailable": self.graphql_bucket_size,
-                                 "currentlyAvailable": math.floor(bucket.level),
+                                 "currentlyAvailable": math.floor(bucket.level + 1e-3),
                                  "restoreRate": self.graphql_restore_rate}}}
 
         if requested > self.graphql_bucket_size:
@@ -315,7 +315,7 @@ class ShopifySandbox(SandboxBase):
                 "message": f"Query cost is {requested}, which exceeds the single query max cost "
                 f"limit ({self.graphql_bucket_size:g}).",
                 "extensions": {"code": "MAX_COST_EXCEEDED"}}], "extensions": cost(None)})
-        if requested > bucket.level:
+        if requested > bucket.level + 1e-3:  # tolerate float error in a client's computed wait
             return json_response(200, {"errors": [{
                 "message": "Throttled", "extensions": {
                     "code": "THROTTLED",
@@ -325,7 +325,7 @@ class ShopifySandbox(SandboxBase):
             result = execute(selections, values, self.data[shop])
         except GraphQLError as error:
             return json_response(200, {"errors": [error.as_json()]})
-        bucket.level -= result.actual_cost
+        bucket.level = max(0.0, bucket.level - result.actual_cost)
         return json_response(200, {"data": result.data, "extensions": cost(result.actual_cost)})
 
 

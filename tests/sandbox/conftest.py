@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-import sys
 
 import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from sandbox_helpers import FakeClock  # noqa: E402
+from sandbox_helpers import FakeClock
 
-from connector_sdk.sandbox import SandboxTransport, ShopifySandbox, TwitchSandbox  # noqa: E402
+from connector_sdk.sandbox import SandboxTransport, ShopifySandbox, TwitchSandbox
 
 
 @pytest.fixture
