@@ -11,6 +11,7 @@ in-process emulators.
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 
 import httpx
@@ -41,6 +42,7 @@ class LoopbackRoutingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.target = url
         self._sync: httpx.HTTPTransport | None = None
         self._async: httpx.AsyncHTTPTransport | None = None
+        self._async_loop: object | None = None
 
     def _reroute(self, request: httpx.Request) -> httpx.Request:
         headers = request.headers.copy()
@@ -57,8 +59,12 @@ class LoopbackRoutingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return self._sync.handle_request(self._reroute(request))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._async is None:
+        # A pool's connections belong to the event loop that opened them; a transport reused
+        # under a new loop (successive asyncio.run calls) gets a fresh pool.
+        loop = _running_loop()
+        if self._async is None or self._async_loop is not loop:
             self._async = httpx.AsyncHTTPTransport()
+            self._async_loop = loop
         return await self._async.handle_async_request(self._reroute(request))
 
     def close(self) -> None:
@@ -78,6 +84,13 @@ class LoopbackRoutingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         traceback: TracebackType | None = None,
     ) -> None:
         self.close()
+
+
+def _running_loop() -> object | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # not asyncio (e.g. trio): one pool
+        return None
 
 
 def routing_transports(

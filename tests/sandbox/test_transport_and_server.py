@@ -166,6 +166,16 @@ def test_async_client_over_loopback(server: SandboxServer) -> None:
     assert asyncio.run(run()) == 200
 
 
+def test_async_routing_transport_survives_successive_event_loops(server: SandboxServer) -> None:
+    _, async_transport = routing_transports(server)
+
+    async def run() -> int:
+        client = httpx.AsyncClient(transport=async_transport, timeout=5)
+        response = await client.get("https://id.twitch.tv/oauth2/validate")
+        return response.status_code
+    assert [asyncio.run(run()) for _ in range(2)] == [401, 401]
+
+
 def test_host_no_sandbox_serves_gets_421_on_loopback(server: SandboxServer) -> None:
     response = httpx.get(f"{server.url}/helix/users")
     assert response.status_code == 421
