@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     APIError,
+    AuthenticationConflict,
     AuthenticationExists,
     AuthenticationNotFound,
     ConnectorSDKError,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APIError",
     "Authentication",
+    "AuthenticationConflict",
     "AuthenticationExists",
     "AuthenticationNotFound",
     "ConnectorSDKError",

@@ -16,7 +16,7 @@ def authentication_store(config: RuntimeConfig) -> Any:
     """The encrypted SQLite store under ``config.home``."""
     from ._store import open_default_store
 
-    return open_default_store(config.environ)
+    return open_default_store(config.environ, home=config.home)
 
 
 @hookimpl(trylast=True)

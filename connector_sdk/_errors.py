@@ -14,6 +14,7 @@ keyword-only arguments so that it is data, not interpolated text.
     ├── StoreError               the authentication store cannot be used
     │   ├── AuthenticationNotFound
     │   ├── AuthenticationExists
+    │   ├── AuthenticationConflict  changed by someone else since it was read
     │   └── SecretKeyError       the secret key cannot decrypt the store's secrets
     ├── TokenError               no access token could be obtained
     │   ├── TokenTransportError  timeout or connection failure talking to the token endpoint
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIError",
+    "AuthenticationConflict",
     "AuthenticationExists",
     "AuthenticationNotFound",
     "ConnectorSDKError",
@@ -141,6 +143,10 @@ class AuthenticationExists(StoreError):
     def __init__(self, message: str, *, name: str) -> None:
         super().__init__(message)
         self.name = name
+
+
+class AuthenticationConflict(StoreError):
+    """An update lost a race: the authentication changed since it was read; read and retry."""
 
 
 class SecretKeyError(StoreError):

@@ -49,6 +49,11 @@ class Runtime:
     permits plain http to loopback hosts, for tests and local sandboxes. ``http`` sets
     timeouts and transports (a sandbox routes the real hosts through a transport; manifests
     are never edited). ``store`` and ``token_cache`` override the hooks' choices.
+
+    ``sandbox=True`` routes every request to the in-process Twitch and Shopify emulators
+    (``self.sandboxes``) and makes ``resolve_authentication`` hand out throwaway
+    authentications with the emulators' credentials: nothing is stored, nothing leaves the
+    process. This is what ``--sandbox`` on the CLI does.
     """
 
     def __init__(
@@ -62,6 +67,7 @@ class Runtime:
         store: AuthenticationStore | None = None,
         token_cache: TokenCache | None = None,
         token_manager_options: Mapping[str, Any] | None = None,
+        sandbox: bool = False,
     ) -> None:
         env = dict(os.environ if environ is None else environ)
         if home is not None:
@@ -73,6 +79,15 @@ class Runtime:
         for failure in self.plugins.failures:
             log.warning("plugin %s failed to load: %s", failure.plugin, failure.message)
         settings = http or HttpSettings()
+        self.sandboxes: list[Any] = []
+        self._throwaway: dict[tuple[str, str], Authentication] = {}
+        if sandbox:
+            from .sandbox import SANDBOX_NAMES, SandboxTransport, create_sandbox
+
+            self.sandboxes = [create_sandbox(name) for name in SANDBOX_NAMES]
+            transport = SandboxTransport(*self.sandboxes)
+            settings = replace(settings, transport=transport, async_transport=transport)
+        self.sandbox = sandbox
         if settings.allow_loopback != loopback:
             settings = replace(settings, allow_loopback=loopback or settings.allow_loopback)
         self.http = settings
@@ -151,6 +166,29 @@ class Runtime:
             self.tokens.forget(authentication)
         self.store.delete(name)
         return result
+
+    def resolve_authentication(self, name: str, service_id: str) -> Authentication:
+        """The authentication ``name`` for a call to ``service_id``; what steps use.
+
+        In sandbox mode, a throwaway authentication with the emulator's credentials (one per
+        name and service, so calls share its token). Otherwise the stored one, which must
+        belong to ``service_id``.
+        """
+        if self.sandbox:
+            key = (name, service_id)
+            if key not in self._throwaway:
+                from .sandbox import sandbox_parameters
+
+                self._throwaway[key] = self.authentication(
+                    service_id, sandbox_parameters(service_id), name=name)
+            return self._throwaway[key]
+        authentication = self.get_authentication(name)
+        if authentication.service.id != service_id:
+            raise ConnectorSDKError(
+                f"authentication '{name}' is for service '{authentication.service.id}', not"
+                f" '{service_id}': use an authentication of service '{service_id}' (see"
+                " `connector-sdk auth list`)")
+        return authentication
 
     def _from_record(self, record: AuthenticationRecord) -> Authentication:
         service = self.service(record.service)

@@ -53,7 +53,12 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from ._crypto import SecretCipher, key_origin, load_secret_key
-from ._errors import AuthenticationExists, AuthenticationNotFound, StoreError
+from ._errors import (
+    AuthenticationConflict,
+    AuthenticationExists,
+    AuthenticationNotFound,
+    StoreError,
+)
 from ._home import check_private, ensure_private_dir, sdk_home
 from ._secrets import Secret
 
@@ -331,7 +336,7 @@ class SQLiteStore:
                 raise self._not_found(name)
             service, version, created_at = head
             if expected_version is not None and version != expected_version:
-                raise StoreError(
+                raise AuthenticationConflict(
                     f"authentication {name!r} was changed by someone else (it is at version "
                     f"{version}, the update expected {expected_version}); read it again and "
                     f"retry the update"
