@@ -12,6 +12,9 @@ from connector_sdk._validate import validate_paths
 
 FIXTURES = Path(__file__).parent / "fixtures"
 INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
+#: Workflow rules have their fixtures in tests/workflows/fixtures/invalid (same convention).
+WORKFLOW_INVALID = sorted(
+    (Path(__file__).parents[1] / "workflows" / "fixtures" / "invalid").glob("*.yaml"))
 DOCS = Path(__file__).parents[2] / "docs"
 
 # Rules that need a situation rather than a file's content; tested in test_validate_cli.py.
@@ -35,13 +38,16 @@ def test_each_invalid_fixture_reports_exactly_its_rule(fixture: Path) -> None:
 
 
 def test_every_rule_has_a_fixture_or_a_situational_test() -> None:
-    covered = {p.stem for p in INVALID} | SITUATIONAL
+    covered = {p.stem for p in INVALID} | {p.stem for p in WORKFLOW_INVALID} | SITUATIONAL
     assert set(RULES) - covered == set()
     assert covered - set(RULES) == set(), "a fixture names a rule that is not catalogued"
 
 
 def test_every_rule_is_documented() -> None:
-    text = (DOCS / "manifest.md").read_text()
+    text = "".join(
+        (DOCS / name).read_text() for name in ("manifest.md", "operations.md", "workflows.md")
+        if (DOCS / name).exists()
+    )
     missing = [rule for rule in RULES if not re.search(rf"`{re.escape(rule)}`", text)]
     assert missing == []
 
