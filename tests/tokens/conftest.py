@@ -3,6 +3,7 @@ an injectable monotonic clock and token managers that are closed after the test.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -53,6 +54,11 @@ class Seen:
 Handler = Callable[[Seen], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 512  # the default 5 drops concurrent connects (1 s SYN retries)
+    daemon_threads = True
+
+
 class LoopbackServer:
     """A threaded HTTP/1.1 server on 127.0.0.1 that counts requests per path.
 
@@ -69,6 +75,7 @@ class LoopbackServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass
@@ -87,10 +94,8 @@ class LoopbackServer:
                     time.sleep(reply.delay)
                 if reply.drop:
                     self.close_connection = True
-                    try:
+                    with contextlib.suppress(OSError):
                         self.connection.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
                     return
                 if reply.json is not None:
                     payload = json.dumps(reply.json).encode()
@@ -111,8 +116,7 @@ class LoopbackServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self.port = self._httpd.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(

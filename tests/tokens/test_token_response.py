@@ -185,7 +185,9 @@ def error(status: int, body: bytes | str, ctype: str = "application/json",
 
 
 def test_rfc_error_names_code_description_service_and_authentication():
-    err = error(401, '{"error":"invalid_client","error_description":"Client authentication failed"}')
+    err = error(
+        401, '{"error":"invalid_client","error_description":"Client authentication failed"}'
+    )
     text = str(err)
     assert "service 'demo', authentication 'main'" in text
     assert "HTTP 401" in text
