@@ -54,6 +54,10 @@ class Runtime:
     (``self.sandboxes``) and makes ``resolve_authentication`` hand out throwaway
     authentications with the emulators' credentials: nothing is stored, nothing leaves the
     process. This is what ``--sandbox`` on the CLI does.
+
+    ``sandbox_url`` (or ``CONNECTOR_SDK_SANDBOX_URL``) routes every request, keeping its real
+    URL and ``Host`` header, to a loopback server such as ``connector-sdk sandbox twitch``;
+    authentications are then the stored ones, created with the sandbox's printed credentials.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Runtime:
         token_cache: TokenCache | None = None,
         token_manager_options: Mapping[str, Any] | None = None,
         sandbox: bool = False,
+        sandbox_url: str | None = None,
     ) -> None:
         env = dict(os.environ if environ is None else environ)
         if home is not None:
@@ -87,6 +92,12 @@ class Runtime:
             self.sandboxes = [create_sandbox(name) for name in SANDBOX_NAMES]
             transport = SandboxTransport(*self.sandboxes)
             settings = replace(settings, transport=transport, async_transport=transport)
+        elif sandbox_url or env.get("CONNECTOR_SDK_SANDBOX_URL"):
+            from .sandbox import routing_transports
+
+            sync_route, async_route = routing_transports(
+                sandbox_url or env["CONNECTOR_SDK_SANDBOX_URL"])
+            settings = replace(settings, transport=sync_route, async_transport=async_route)
         self.sandbox = sandbox
         if settings.allow_loopback != loopback:
             settings = replace(settings, allow_loopback=loopback or settings.allow_loopback)
