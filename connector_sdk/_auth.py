@@ -22,7 +22,7 @@ from ._errors import UnauthorizedError
 from ._model import Authentication
 from ._token_cache import Token
 from ._token_request import render_text, secret_strings
-from ._token_response import provider_message
+from ._token_response import provider_message, redact
 from ._urls import check_url
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ class ServiceAuth(httpx.Auth):
             response.content, response.headers.get("content-type"), secrets=secrets
         )
         url = request.url
-        where = f"{request.method} {url.scheme}://{url.host}{url.path}"
+        where = redact(f"{request.method} {url.scheme}://{url.host}{url.path}", secrets)
         return UnauthorizedError(
             f"service '{self._service.id}', authentication '{self._authentication.name}': the"
             f" API answered 401 to {where} twice, the second time with a newly obtained token:"

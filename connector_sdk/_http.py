@@ -13,6 +13,8 @@ transport), so a sandbox that routes traffic through a transport sees token requ
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import ssl
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -37,6 +39,7 @@ __all__ = [
     "new_async_client",
     "new_client",
     "owned_client",
+    "preload_async_backend",
 ]
 
 USER_AGENT = f"connector-sdk/{__version__}"
@@ -84,6 +87,19 @@ def make_ssl_context(settings: HttpSettings) -> ssl.SSLContext:
     if isinstance(settings.verify, ssl.SSLContext):
         return settings.verify
     return httpx.create_ssl_context(verify=settings.verify)
+
+
+def preload_async_backend() -> None:
+    """Import what httpx's async transport imports on its first request (~30-50 ms).
+
+    httpx imports httpcore lazily, and httpcore imports anyio and its asyncio backend on the
+    first async request. Called when a runtime is built, so that its first async token fetch
+    does not stall an event loop on imports. Missing modules are skipped (a later httpx may
+    not need them).
+    """
+    for name in ("httpcore", "h11", "anyio", "anyio._backends._asyncio"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 def _common(settings: HttpSettings) -> dict[str, Any]:

@@ -36,7 +36,13 @@ from typing import Any
 import httpx
 
 from ._errors import TokenError, TokenTransportError
-from ._http import HttpSettings, make_ssl_context, new_async_client, new_client
+from ._http import (
+    HttpSettings,
+    make_ssl_context,
+    new_async_client,
+    new_client,
+    preload_async_backend,
+)
 from ._model import Authentication
 from ._retry import (
     RetryPolicy,
@@ -141,10 +147,13 @@ class TokenManager:
         self._rng = rng
         self._lock = threading.Lock()
         self._inflight: dict[str, concurrent.futures.Future[Token]] = {}
+        self._async_leaders: dict[str, int] = {}
         self._failures: dict[str, _Failure] = {}
         self._prepared: OrderedDict[int, _Prepared] = OrderedDict()
         self._counts = dict.fromkeys(TokenStats.__slots__, 0)
         self._ssl_context = make_ssl_context(self._settings)
+        if self._settings.async_transport is None:
+            preload_async_backend()
         self._client: httpx.Client | None = None
         per_attempt = self._settings.timeout * 4 + self._retry.retry_after_cap
         self._wait_timeout = per_attempt * self._retry.max_attempts + 5.0
@@ -176,9 +185,13 @@ class TokenManager:
             token = self._cached(prepared.request.key)
             if token is not None:
                 return token
-            leader, future, attempts = self._join(prepared)
+            leader, future, attempts = self._join(prepared, is_async=False)
             if leader:
                 return self._lead_sync(prepared, future, attempts)
+            if self._async_leaders.get(prepared.request.key) == threading.get_ident():
+                # A blocking call on the thread whose event loop is fetching this very token
+                # would wait for itself: fetch separately rather than deadlock.
+                return self._fetch_alone(prepared)
             try:
                 return future.result(timeout=self._wait_timeout)
             except _LeaderGone:
@@ -194,7 +207,7 @@ class TokenManager:
             token = self._cached(prepared.request.key)
             if token is not None:
                 return token
-            leader, future, attempts = self._join(prepared)
+            leader, future, attempts = self._join(prepared, is_async=True)
             if leader:
                 return await self._lead_async(prepared, future, attempts)
             waiting = asyncio.wrap_future(future)
@@ -290,7 +303,9 @@ class TokenManager:
             return token
         return None
 
-    def _join(self, prepared: _Prepared) -> tuple[bool, concurrent.futures.Future[Token], int]:
+    def _join(
+        self, prepared: _Prepared, *, is_async: bool
+    ) -> tuple[bool, concurrent.futures.Future[Token], int]:
         key = prepared.request.key
         with self._lock:
             future = self._inflight.get(key)
@@ -309,6 +324,8 @@ class TokenManager:
                     attempts = 1
             future = concurrent.futures.Future()
             self._inflight[key] = future
+            if is_async:
+                self._async_leaders[key] = threading.get_ident()
             return True, future, attempts
 
     def _lead_sync(
@@ -346,6 +363,16 @@ class TokenManager:
             raise
         self._finish(prepared, future, token=token, outcome=outcome)
         return token
+
+    def _fetch_alone(self, prepared: _Prepared) -> Token:
+        logger.debug(
+            "blocking token call on the event loop thread that is fetching; fetching"
+            " separately (service=%s authentication=%s)",
+            prepared.context.service,
+            prepared.context.authentication,
+        )
+        flow = self._fetch_flow(prepared, self._retry.max_attempts, _Outcome())
+        return self._store(prepared, self._drive_sync(flow))
 
     def _store(self, prepared: _Prepared, grant: TokenGrant) -> Token:
         now = self._clock()
@@ -390,6 +417,7 @@ class TokenManager:
             elif token is not None:
                 self._failures.pop(key, None)
             self._inflight.pop(key, None)
+            self._async_leaders.pop(key, None)
         if future.done():  # pragma: no cover - only if someone cancelled our future
             return
         if error is not None:

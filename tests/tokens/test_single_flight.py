@@ -216,6 +216,7 @@ def test_event_loop_keeps_running_while_a_slow_token_is_fetched(kit, server, mak
         return max(stalls), len(stalls)
 
     worst, beats = asyncio.run(main())
+    print(f"max loop stall {worst * 1000:.1f} ms over {beats} beats")
     assert worst < 0.05
     assert beats > 50  # the loop really ran during the 300 ms fetch
     assert server.count("/token") == 1
@@ -237,3 +238,21 @@ def test_cancelled_leader_does_not_strand_its_waiters(kit, server, make_manager)
 
     assert asyncio.run(main()) == {"tok"}
     assert server.count("/token") == 2  # the cancelled fetch, then one by a waiter
+
+
+def test_blocking_call_on_the_fetching_loop_thread_does_not_deadlock(kit, server, make_manager):
+    server.default("/token", slow_token(kit, delay=0.2))
+    manager = make_manager()
+    auth = kit.auth(kit.service(), client_id="a", client_secret="b")
+
+    async def main():
+        leader = asyncio.create_task(manager.aget_token(auth))
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        blocking = manager.get_token(auth)  # wrong in async code, but must not hang
+        elapsed = time.monotonic() - started
+        return (await leader), blocking, elapsed
+
+    leader, blocking, elapsed = asyncio.run(main())
+    assert leader.access_token.reveal() == blocking.access_token.reveal() == "tok"
+    assert elapsed < 1.0
