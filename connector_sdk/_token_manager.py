@@ -26,6 +26,7 @@ import concurrent.futures
 import dataclasses
 import logging
 import random
+import ssl
 import threading
 import time
 from collections import OrderedDict
@@ -165,7 +166,7 @@ class TokenManager:
         return self._settings
 
     @property
-    def ssl_context(self) -> Any:
+    def ssl_context(self) -> ssl.SSLContext:
         """The SSL context every client of this runtime shares (built once)."""
         return self._ssl_context
 
