@@ -33,10 +33,11 @@ import difflib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import best_match
 
 from ._model import TOKEN_FIELDS
 from ._problems import Problem
@@ -129,6 +130,12 @@ def manifest_problems(doc: Document) -> list[Problem]:
     return problems
 
 
+@cache
+def _meta_validator() -> Draft202012Validator:
+    """The draft 2020-12 meta-schema validator, built once (check_schema builds one per call)."""
+    return Draft202012Validator(Draft202012Validator.META_SCHEMA)
+
+
 def _parameter_properties(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     parameters = data.get("parameters")
     if not isinstance(parameters, dict) or not isinstance(parameters.get("properties"), dict):
@@ -141,12 +148,11 @@ def _parameter_schema_problems(doc: Document, params: dict[str, dict[str, Any]])
     parameters = doc.data.get("parameters")
     if not isinstance(parameters, dict):
         return problems
-    try:
-        Draft202012Validator.check_schema(parameters)
-    except SchemaError as exc:
-        path = ("parameters", *exc.absolute_path)
+    error = best_match(_meta_validator().iter_errors(parameters))
+    if error is not None:
+        path = ("parameters", *error.absolute_path)
         problems.append(doc.problem(path, "PARAMETERS-SCHEMA-INVALID",
-                                    f"not a valid JSON Schema: {exc.message}"))
+                                    f"not a valid JSON Schema: {error.message}"))
         return problems
     for name in parameters.get("required") or []:
         if isinstance(name, str) and name not in params:
