@@ -41,7 +41,7 @@ def main() -> None:
             for name, s in samples.items()]
     print_table(f"CLI start-up, median of {args.rounds} interleaved rounds", rows,
                 ("command", "median", "vs floor"))
-    save("startup", {name: s for name, s in samples.items()})
+    save("startup", dict(samples))
 
 
 if __name__ == "__main__":
