@@ -16,7 +16,8 @@ from connector_sdk._secrets import MASK, json_default, reveal
 def test_every_text_form_is_the_mask(canary: str) -> None:
     secret = Secret(canary)
     for text in (repr(secret), str(secret), f"{secret}", f"{secret!r}", f"{secret:>20}",
-                 "%s" % secret, "{}".format(secret), repr([secret]), repr({"k": secret})):
+                 "%s" % secret, "{}".format(secret),  # noqa: UP031, UP032
+                 repr([secret]), repr({"k": secret})):
         assert canary not in text
         assert MASK in text
 
