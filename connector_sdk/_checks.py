@@ -40,6 +40,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from ._model import TOKEN_FIELDS
+from ._operation_checks import operation_problems
 from ._problems import Problem
 from ._templates import Template, TemplateSyntaxError, parse_template
 from ._url_template import (
@@ -127,6 +128,7 @@ def manifest_problems(doc: Document) -> list[Problem]:
                 ("parameters", "properties", name), "PARAMETER-UNUSED",
                 f"parameter '{name}' is declared but no template uses it: use it as"
                 f" {{{{ {name} }}}} or remove it", key=True))
+    problems += operation_problems(doc)
     return problems
 
 
