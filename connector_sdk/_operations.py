@@ -28,7 +28,7 @@ import difflib
 import inspect
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -638,7 +638,7 @@ def stream_items(
     limits: PageLimits | None = None,
     client: httpx.AsyncClient | None = None,
     policy: RateLimitPolicy | None = None,
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any, None]:
     """The items of a paginated operation one by one, each page fetched when needed.
 
     The operation and input are checked now (errors raise here, before iteration); requests
@@ -648,7 +648,7 @@ def stream_items(
     """
     prepared = _prepare(runtime, operation, authentication, input)
 
-    async def generate() -> AsyncIterator[Any]:
+    async def generate() -> AsyncGenerator[Any, None]:
         async with _open_call(runtime, prepared, limits, client, policy) as call:
             if call.operation.pagination is None or call.operation.handler is not None:
                 yield await _output(call, prepared.values)
