@@ -9,7 +9,6 @@ check what they read with ``assert_no_canary``.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 
 import pytest
 
@@ -23,11 +22,11 @@ def assert_no_canary(text: str, *canaries: str) -> None:
 
 
 @pytest.fixture
-def canary(request: pytest.FixtureRequest) -> Iterator[str]:
+def canary(request: pytest.FixtureRequest) -> str:
     """A fresh fake secret value; the test fails if it leaks into captured output."""
     value = "canary-" + secrets.token_hex(12)
     request.node.stash.setdefault(_CANARIES, []).append(value)
-    yield value
+    return value
 
 
 @pytest.fixture
