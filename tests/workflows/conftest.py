@@ -1,0 +1,101 @@
+"""Fixtures for workflow tests: a runtime whose stored authentications reach the emulators.
+
+The runtime is a real one (SQLite store in a temporary home, token manager, network policy);
+only the network is replaced, by the in-process Twitch and Shopify emulators, so a workflow
+runs exactly as it would against the providers, token requests included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from connector_sdk._http import HttpSettings
+from connector_sdk._runtime import Runtime
+from connector_sdk.sandbox import SandboxTransport, ShopifySandbox, TwitchSandbox, sandbox_parameters
+
+
+class Clock:
+    """A clock tests move by hand; shared by an emulator and the token manager."""
+
+    def __init__(self, start: float = 1_750_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Wraps the sandbox transport: counts requests in flight and yields to the loop once,
+    so concurrent items really overlap."""
+
+    def __init__(self, inner: SandboxTransport, delay: float = 0.0) -> None:
+        self.inner = inner
+        self.delay = delay
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.requests: list[httpx.URL] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self.requests.append(request.url)
+        try:
+            await asyncio.sleep(self.delay)
+            return await self.inner.handle_async_request(request)
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def twitch(clock: Clock) -> TwitchSandbox:
+    return TwitchSandbox(clock=clock)
+
+
+@pytest.fixture
+def shopify(clock: Clock) -> ShopifySandbox:
+    return ShopifySandbox(clock=clock)
+
+
+MakeRuntime = Callable[..., tuple[Runtime, CountingTransport]]
+
+
+@pytest.fixture
+def make_runtime(tmp_path: Path, twitch: TwitchSandbox, shopify: ShopifySandbox
+                 ) -> Iterator[MakeRuntime]:
+    """``make_runtime(twitch_secret=None, delay=0, **token_manager_options)``: a runtime with
+    stored authentications ``twitch`` and ``shopify`` that reach the emulators."""
+    made: list[Runtime] = []
+
+    def make(*, twitch_secret: str | None = None, delay: float = 0.0,
+             **options: Any) -> tuple[Runtime, CountingTransport]:
+        inner = SandboxTransport(twitch, shopify)
+        counting = CountingTransport(inner, delay)
+        runtime = Runtime(home=tmp_path / f"home{len(made)}",
+                          http=HttpSettings(transport=inner, async_transport=counting),
+                          token_manager_options=options or None)
+        made.append(runtime)
+        twitch_parameters = sandbox_parameters("twitch")
+        if twitch_secret is not None:
+            twitch_parameters["client_secret"] = twitch_secret
+        runtime.create_authentication("twitch", "twitch", twitch_parameters)
+        runtime.create_authentication("shopify", "shopify", sandbox_parameters("shopify"))
+        return runtime, counting
+
+    yield make
+    for runtime in made:
+        runtime.close()
