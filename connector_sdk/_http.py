@@ -49,7 +49,8 @@ USER_AGENT = f"connector-sdk/{__version__}"
 class HttpSettings:
     """How the SDK talks HTTP; one value shared by API clients and token requests.
 
-    ``timeout`` bounds each of connect, read, write and pool waits, in seconds.
+    ``timeout`` bounds each of connect, read, write and pool waits, in seconds, and the whole
+    body of a token answer (a server dripping bytes cannot hold a token call).
     ``allow_loopback`` permits ``http://127.0.0.1``-style URLs (tests, sandboxes).
     ``transport``/``async_transport`` replace the network (routing, sandboxes); the SDK never
     closes a transport it was given. ``max_connections`` keeps pools modest (httpx's pool

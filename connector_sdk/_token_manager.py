@@ -591,11 +591,13 @@ class TokenManager:
         )
         response = client.send(request, stream=True)
         try:
+            deadline = time.monotonic() + self._settings.timeout
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) >= self._settings.max_token_response_bytes:
                     break
+                _check_body_deadline(deadline, request)
         finally:
             response.close()
         return _answer(response, bytes(body))
@@ -608,14 +610,28 @@ class TokenManager:
         )
         response = await client.send(request, stream=True)
         try:
+            deadline = time.monotonic() + self._settings.timeout
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) >= self._settings.max_token_response_bytes:
                     break
+                _check_body_deadline(deadline, request)
         finally:
             await response.aclose()
         return _answer(response, bytes(body))
+
+
+def _check_body_deadline(deadline: float, request: httpx.Request) -> None:
+    """Stop reading a token answer whose body takes longer than the timeout as a whole.
+
+    httpx's read timeout bounds each read, so an endpoint dripping a byte at a time would
+    otherwise hold the call (and every single-flight waiter) for as long as it likes.
+    Real time on purpose: the injectable clock is for expiry and cooldowns.
+    """
+    if time.monotonic() > deadline:
+        raise httpx.ReadTimeout("the token answer's body took longer than the timeout",
+                                request=request)
 
 
 def _answer(response: httpx.Response, body: bytes) -> _Answer:
