@@ -1,0 +1,148 @@
+"""Section 5: peak RSS while streaming a paginated listing, against the item count.
+
+Each measurement runs in a fresh child process (peak RSS, ``ru_maxrss``, only ever grows, so
+one process per figure): the bench API serves ``N`` items, 100 per page, cursor-paginated.
+
+* ``raw httpx pages``: the floor, a hand-written loop over pages with a hard-coded token.
+* ``connector-sdk stream_items``: ``bench.list_items`` through ``stream_items``, each item
+  counted and dropped.
+* ``connector-sdk call_operation`` (collects every item into one list): for contrast; this
+  one is expected to grow with N.
+
+Target: streaming is flat in the item count: peak RSS at the largest N exceeds the smallest
+by less than 5 MiB (the figures show the floor's growth beside ours).
+
+    python benchmarks/memory.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _sections import Section, Table, judge, unavailable
+from _server import ServerProcess
+
+RAW = "raw httpx pages"
+STREAM = "connector-sdk stream_items"
+COLLECT = "connector-sdk call_operation (collects)"
+FLAT_MIB = 5.0
+
+
+async def _child(mode: str, port: int) -> int:
+    from _contenders import PARAMETERS, Target, make_runtime
+
+    if mode == RAW:
+        import httpx
+
+        token = Target(port).fetch_token()
+        seen = 0
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api",
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            cursor: str | None = None
+            while True:
+                params = {"first": "100", **({"after": cursor} if cursor else {})}
+                page = (await client.get("/items", params=params)).raise_for_status().json()
+                seen += len(page["data"])
+                cursor = page["pagination"]["cursor"]
+                if not cursor:
+                    return seen
+    from connector_sdk._operations import call_operation, stream_items
+
+    with tempfile.TemporaryDirectory(prefix="bench-home-") as home:
+        runtime = make_runtime(port, home=Path(home))
+        try:
+            authentication = runtime.authentication("bench", PARAMETERS, name="bench")
+            if mode == COLLECT:
+                output = await call_operation(runtime, "bench.list_items", authentication,
+                                              {"first": 100})
+                return len(output["data"])
+            seen = 0
+            async for _ in stream_items(runtime, "bench.list_items", authentication,
+                                        {"first": 100}):
+                seen += 1
+            return seen
+        finally:
+            runtime.close()
+
+
+def peak_rss_kib() -> int:
+    """This process's peak RSS. ``VmHWM`` rather than ``ru_maxrss``: Linux carries
+    ``ru_maxrss`` across ``exec``, so a child would report its parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: best effort
+
+
+def child_main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    seen = asyncio.run(_child(args.child, args.port))
+    print(json.dumps({"items": seen, "seconds": time.perf_counter() - started,
+                      "peak_rss_kib": peak_rss_kib()}))
+
+
+def _measure(server: ServerProcess, mode: str, items: int) -> dict[str, float]:
+    server.control("config", list_total=items)
+    done = subprocess.run([sys.executable, __file__, "--child", mode, "--port",
+                           str(server.port)], capture_output=True, text=True, check=False,
+                          cwd=Path(__file__).parent, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory child {mode!r} failed: {done.stderr[-2000:]}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    if figures["items"] != items:
+        raise RuntimeError(f"{mode}: streamed {figures['items']} items, expected {items}")
+    return figures
+
+
+def run(server: ServerProcess, *, quick: bool = False) -> Section:
+    if importlib.util.find_spec("connector_sdk._operations") is None:
+        return unavailable("memory", "operation streaming (connector_sdk._operations) has"
+                                     " not landed")
+    counts = (200, 2_000) if quick else (1_000, 10_000, 100_000)
+    modes = (RAW, STREAM, COLLECT)
+    results: dict[str, dict[int, dict[str, float]]] = {mode: {} for mode in modes}
+    try:
+        for items in counts:
+            for mode in modes:
+                results[mode][items] = _measure(server, mode, items)
+    finally:
+        server.control("config", list_total=100_000)
+    section = Section("memory", figures={"counts": counts, "results": results})
+    rows = []
+    for mode in modes:
+        peaks = [results[mode][n]["peak_rss_kib"] / 1024 for n in counts]
+        rows.append((mode, *(f"{p:.1f}" for p in peaks), f"{peaks[-1] - peaks[0]:+.1f}",
+                     f"{counts[-1] / results[mode][counts[-1]]['seconds']:.0f}"))
+    section.tables.append(Table(
+        "5. Peak RSS (MiB) streaming a paginated listing, one process per figure",
+        ("how", *(f"{n:,} items" for n in counts), "growth", f"items/s at {counts[-1]:,}"),
+        rows))
+    growth = (results[STREAM][counts[-1]]["peak_rss_kib"]
+              - results[STREAM][counts[0]]["peak_rss_kib"]) / 1024
+    section.targets.append(judge(
+        f"stream_items peak RSS growth, {counts[0]:,} -> {counts[-1]:,} items",
+        f"{growth:+.1f} MiB", f"< {FLAT_MIB:.0f} MiB (flat)", growth < FLAT_MIB,
+        timed=False, quick=quick))
+    return section
+
+
+if __name__ == "__main__":
+    if "--child" in sys.argv:
+        child_main()
+    else:
+        from _sections import main_for
+
+        main_for(run)
