@@ -124,6 +124,11 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     }
     if keyword in messages:
         return format_path(path), messages[keyword].format(value)
+    if keyword in ("anyOf", "oneOf") and isinstance(value, list) and all(
+            isinstance(v, Mapping) and set(v) == {"required"} for v in value):
+        names = ", ".join(" and ".join(v["required"]) for v in value)
+        how = "at least one" if keyword == "anyOf" else "exactly one"
+        return format_path(path), f"needs {how} of: {names}"
     if keyword in ("anyOf", "oneOf", "not", "if", "dependentRequired"):
         described = error.schema.get("description") or json.dumps(value)[:120]
         return format_path(path), f"does not satisfy '{keyword}': {described}"
