@@ -118,7 +118,9 @@ class _Checker:
             if "enum" in spec:
                 schema["enum"] = spec["enum"]
             if not Draft202012Validator(schema).is_valid(spec["default"]):
-                expected = f"a {spec['type']}" + (" from its enum" if "enum" in spec else "")
+                article = "an" if spec["type"][0] in "aeiou" else "a"
+                expected = f"{article} {spec['type']}" + (" from its enum" if "enum" in spec
+                                                         else "")
                 self.add(("inputs", name, "default"), "WORKFLOW-INPUT-DEFAULT-INVALID",
                          f"the default of input '{name}' is not {expected}: fix the default or"
                          " the type")
@@ -197,9 +199,14 @@ class _Checker:
             return
         target = self.order.get(step_id)
         if target is None:
-            known = ", ".join(s["id"] for s in self.steps[:index]) or "none before this step"
+            import difflib
+
+            earlier = [s["id"] for s in self.steps[:index]]
+            hint = difflib.get_close_matches(step_id, earlier, n=1)
+            known = f"did you mean '{hint[0]}'?" if hint else (
+                f"earlier steps: {', '.join(earlier) or 'none'}")
             self.add(path, "WORKFLOW-STEP-UNKNOWN",
-                     f"{shown}: no step has id '{step_id}' (earlier steps: {known})")
+                     f"{shown}: no step has id '{step_id}' ({known})")
         elif target == index:
             self.add(path, "WORKFLOW-REFERENCE-SELF",
                      f"{shown}: step '{step_id}' refers to its own output, which does not"
@@ -285,6 +292,11 @@ def _input_problem(doc: Document, index: int, step: dict[str, Any], error: Valid
         return doc.problem(path, "WORKFLOW-STEP-INPUT-MISSING",
                            f"step '{step['id']}': operation {operation} needs input '{missing}':"
                            " add it under inputs:", key=True)
+    alternatives = _required_alternatives(error)
+    if alternatives:
+        return doc.problem(path, "WORKFLOW-STEP-INPUT-MISSING",
+                           f"step '{step['id']}': operation {operation} needs one of the inputs"
+                           f" {' or '.join(alternatives)}: add one under inputs:", key=True)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(known))
@@ -301,6 +313,20 @@ def _input_problem(doc: Document, index: int, step: dict[str, Any], error: Valid
     message = error.message if len(error.message) <= 160 else error.message[:159] + "…"
     return doc.problem(path, "WORKFLOW-STEP-INPUT-INVALID",
                        f"step '{step['id']}': input '{name}' of {operation}: {message}")
+
+
+def _required_alternatives(error: ValidationError) -> list[str]:
+    """For ``anyOf``/``oneOf`` of bare ``required`` branches (``login`` or ``id``), the
+    alternatives, so the message says what to add rather than 'not valid under any'."""
+    branches = error.validator_value
+    if error.validator not in ("anyOf", "oneOf") or not isinstance(branches, list):
+        return []
+    names: list[str] = []
+    for branch in branches:
+        if not isinstance(branch, dict) or set(branch) != {"required"}:
+            return []
+        names.append(" and ".join(f"'{n}'" for n in branch["required"]))
+    return names
 
 
 def _json_type(value: Any) -> str:

@@ -16,7 +16,12 @@ import pytest
 
 from connector_sdk._http import HttpSettings
 from connector_sdk._runtime import Runtime
-from connector_sdk.sandbox import SandboxTransport, ShopifySandbox, TwitchSandbox, sandbox_parameters
+from connector_sdk.sandbox import (
+    SandboxTransport,
+    ShopifySandbox,
+    TwitchSandbox,
+    sandbox_parameters,
+)
 
 
 class Clock:
