@@ -12,7 +12,8 @@ with the ``TokenManager`` (blocking or awaiting), so one class serves ``httpx.Cl
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Generator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,9 @@ logger = logging.getLogger("connector_sdk.tokens")
 #: Request extension recording the origin a token was attached for (redirect guard, _http).
 ORIGIN_EXTENSION = "connector_sdk.token_origin"
 
+#: How much of a 401 body is read: enough for the provider's message, never a huge body.
+BODY_LIMIT = 64 * 1024
+
 
 def origin_of(url: httpx.URL) -> tuple[str, str, int | None]:
     """``(scheme, host, port)``: what must stay equal for credentials to follow a request."""
@@ -50,12 +54,25 @@ class NeedToken:
 
 @dataclass(frozen=True, slots=True)
 class ReadBody:
-    """Flow step: read this response's body (sync or async) before the flow raises."""
+    """Flow step: read the start of this response's body (at most ``BODY_LIMIT`` bytes
+    within the timeout) for the error message; answered with the bytes read."""
 
     response: httpx.Response
 
 
-FlowStep = NeedToken | ReadBody | httpx.Request
+@dataclass(frozen=True, slots=True)
+class Discard:
+    """Flow step: the request will be sent again; this response's body is not wanted.
+
+    httpx reads the body of a response an auth flow answers with a new request; the driver
+    swaps the unread stream for the few bytes it reads within bounds, so a huge or dripping
+    401 body costs neither memory nor time.
+    """
+
+    response: httpx.Response
+
+
+FlowStep = NeedToken | ReadBody | Discard | httpx.Request
 
 
 class ServiceAuth(httpx.Auth):
@@ -64,7 +81,9 @@ class ServiceAuth(httpx.Auth):
     Callers may rely on: a request to a host outside the service's ``allowed_hosts`` raises
     ``NetworkPolicyError`` before a token is attached; a 401 triggers exactly one token
     refresh (single flight in the manager) and one retry; a second 401 raises
-    ``UnauthorizedError`` naming the service and authentication.
+    ``UnauthorizedError`` naming the service and authentication. Of a 401's body at most
+    ``BODY_LIMIT`` bytes are read, within the timeout: a huge or dripping body costs neither
+    memory nor time.
     """
 
     requires_request_body = True  # the body is sent twice when a 401 is retried
@@ -107,13 +126,14 @@ class ServiceAuth(httpx.Auth):
             service.id,
             self._authentication.name,
         )
+        yield Discard(response)
         token = yield NeedToken(rejected=token)
         self._attach(request, token)
         response = yield request
         if response.status_code != 401:
             return
-        yield ReadBody(response)
-        raise self._unauthorized(request, response, token)
+        body: bytes = yield ReadBody(response)
+        raise self._unauthorized(request, response, body, token)
 
     def sync_auth_flow(
         self, request: httpx.Request
@@ -130,7 +150,11 @@ class ServiceAuth(httpx.Auth):
                     self._manager.invalidate(self._authentication, step.rejected)
                 value = self._manager.get_token(self._authentication)
             elif isinstance(step, ReadBody):
-                step.response.read()
+                value = self._read_sync(step.response, decoded=True)
+            elif isinstance(step, Discard):
+                if isinstance(step.response.stream, httpx.SyncByteStream):
+                    step.response.stream = httpx.ByteStream(
+                        self._read_sync(step.response, decoded=False))
                 value = None
             else:
                 value = yield step
@@ -150,10 +174,61 @@ class ServiceAuth(httpx.Auth):
                     self._manager.invalidate(self._authentication, step.rejected)
                 value = await self._manager.aget_token(self._authentication)
             elif isinstance(step, ReadBody):
-                await step.response.aread()
+                value = await self._read_async(step.response, decoded=True)
+            elif isinstance(step, Discard):
+                if isinstance(step.response.stream, httpx.AsyncByteStream):
+                    step.response.stream = httpx.ByteStream(
+                        await self._read_async(step.response, decoded=False))
                 value = None
             else:
                 value = yield step
+
+    def _read_sync(self, response: httpx.Response, *, decoded: bool) -> bytes:
+        """At most ``BODY_LIMIT`` bytes of the body, read within the timeout; the stream is
+        closed after. ``decoded=False`` reads the raw stream, leaving the response unread."""
+        deadline = time.monotonic() + self._manager.settings.timeout
+        raw = response.stream
+        body = bytearray()
+        try:
+            if decoded or not isinstance(raw, httpx.SyncByteStream):
+                chunks: Iterator[bytes] = response.iter_bytes()
+            else:
+                chunks = iter(raw)
+            for chunk in chunks:
+                body += chunk
+                if len(body) >= BODY_LIMIT or time.monotonic() > deadline:
+                    break
+        except httpx.HTTPError:
+            pass  # the message shows what arrived
+        finally:
+            if decoded or not isinstance(raw, httpx.SyncByteStream):
+                response.close()
+            else:
+                raw.close()
+        return bytes(body[:BODY_LIMIT])
+
+    async def _read_async(self, response: httpx.Response, *, decoded: bool) -> bytes:
+        """The async twin of ``_read_sync``."""
+        deadline = time.monotonic() + self._manager.settings.timeout
+        raw = response.stream
+        body = bytearray()
+        try:
+            if decoded or not isinstance(raw, httpx.AsyncByteStream):
+                chunks: AsyncIterator[bytes] = response.aiter_bytes()
+            else:
+                chunks = aiter(raw)
+            async for chunk in chunks:
+                body += chunk
+                if len(body) >= BODY_LIMIT or time.monotonic() > deadline:
+                    break
+        except httpx.HTTPError:
+            pass
+        finally:
+            if decoded or not isinstance(raw, httpx.AsyncByteStream):
+                await response.aclose()
+            else:
+                await raw.aclose()
+        return bytes(body[:BODY_LIMIT])
 
     def _headers(self, token: Token) -> tuple[tuple[str, str], ...]:
         rendered = self._rendered
@@ -177,11 +252,11 @@ class ServiceAuth(httpx.Auth):
         request.extensions[ORIGIN_EXTENSION] = origin_of(request.url)
 
     def _unauthorized(
-        self, request: httpx.Request, response: httpx.Response, token: Token
+        self, request: httpx.Request, response: httpx.Response, body: bytes, token: Token
     ) -> UnauthorizedError:
         secrets = (*self._secrets, token.access_token.reveal())
         _, message = provider_message(
-            response.content, response.headers.get("content-type"), secrets=secrets
+            body, response.headers.get("content-type"), secrets=secrets
         )
         url = request.url
         where = redact(f"{request.method} {url.scheme}://{url.host}{url.path}", secrets)
