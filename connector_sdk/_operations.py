@@ -76,13 +76,17 @@ _SPACE = re.compile(r"\s+")
 
 # -- input validation ----------------------------------------------------------------------
 
+#: id(operation) -> (operation, validator); the operation is kept so its id is not reused.
 _VALIDATORS: dict[int, tuple[OperationSpec, Draft202012Validator]] = {}
+_MAX_VALIDATORS = 4096
 
 
 def _validator(operation: OperationSpec) -> Draft202012Validator:
     """The input validator of ``operation``, built on first use and kept with it."""
     entry = _VALIDATORS.get(id(operation))
     if entry is None or entry[0] is not operation:
+        if len(_VALIDATORS) >= _MAX_VALIDATORS:  # runtimes come and go in a long process
+            _VALIDATORS.clear()
         validator = Draft202012Validator(dict(operation.input_schema),
                                          format_checker=FormatChecker())
         entry = _VALIDATORS[id(operation)] = (operation, validator)
