@@ -39,6 +39,14 @@ from ._secrets import Secret
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._operations import (
+        OperationContext,
+        PageLimits,
+        call_operation,
+        call_operation_sync,
+        stream_items,
+    )
+    from ._ratelimit import RateLimitPolicy
     from ._runtime import Runtime
 
 __all__ = [
@@ -51,12 +59,15 @@ __all__ = [
     "HandlerRegistrar",
     "ManifestError",
     "NetworkPolicyError",
+    "OperationContext",
     "OperationError",
     "OperationSpec",
+    "PageLimits",
     "ParameterError",
     "PluginError",
     "Problem",
     "RateLimitError",
+    "RateLimitPolicy",
     "Runtime",
     "Secret",
     "SecretKeyError",
@@ -71,13 +82,25 @@ __all__ = [
     "UnauthorizedError",
     "WorkflowError",
     "__version__",
+    "call_operation",
+    "call_operation_sync",
     "hookimpl",
     "hookspec",
     "load_manifest",
     "load_service",
+    "stream_items",
 ]
 
-_LAZY = {"Runtime": "._runtime"}
+#: Names whose modules import httpx: loaded on first use, so importing the package stays cheap.
+_LAZY = {
+    "OperationContext": "._operations",
+    "PageLimits": "._operations",
+    "RateLimitPolicy": "._ratelimit",
+    "Runtime": "._runtime",
+    "call_operation": "._operations",
+    "call_operation_sync": "._operations",
+    "stream_items": "._operations",
+}
 
 
 def __getattr__(name: str) -> Any:
