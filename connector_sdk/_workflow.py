@@ -156,12 +156,15 @@ def load_workflow(
 ) -> Workflow:
     """Read and check a workflow; raises ``ManifestError`` listing every problem.
 
-    ``source`` is a path, or YAML text/bytes (then ``file`` names it in messages).
+    ``source`` is a path (a one-line ``str`` ending in .yaml/.yml counts as one), or YAML
+    text/bytes (then ``file`` names it in messages).
     ``services`` is the registry to check operations against (a runtime passes its own);
     by default the installed plugins are loaded when the first operation is checked.
     """
     from ._workflow_checks import check_workflow_document
 
+    if isinstance(source, str) and "\n" not in source and source.endswith((".yaml", ".yml")):
+        source = Path(source)  # a file name, not YAML text
     if isinstance(source, Path):
         doc, problems = read_yaml_file(source, file)
     else:
