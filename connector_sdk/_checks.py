@@ -39,6 +39,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from ._hints import did_you_mean
 from ._model import TOKEN_FIELDS
 from ._operation_checks import operation_problems
 from ._problems import Problem
@@ -161,7 +162,7 @@ def _parameter_schema_problems(doc: Document, params: dict[str, dict[str, Any]])
             problems.append(doc.problem(
                 ("parameters", "required"), "PARAMETER-REQUIRED-UNKNOWN",
                 f"'{name}' is required but not declared under parameters.properties"
-                + _did_you_mean(name, params)))
+                + did_you_mean(name, params)))
     for name, prop in params.items():
         where = ("parameters", "properties", name)
         for keyword in prop:
@@ -227,7 +228,7 @@ def _template_problems(
         problems.append(doc.problem(
             field.path, "PLACEHOLDER-UNKNOWN",
             f"placeholder {{{{ {name} }}}} names no declared parameter"
-            + _did_you_mean(name, known)
+            + did_you_mean(name, known)
             + ("" if known else ": declare it under parameters.properties")))
     if field.is_url:
         problems += _url_problems(doc, field, template, params, allowed_hosts)
@@ -300,12 +301,3 @@ def _literal_host(template: Template) -> str | None:
         return urlsplit(template.source).hostname
     except ValueError:
         return None
-
-
-def _did_you_mean(name: str, known: set[str] | dict[str, Any]) -> str:
-    candidates = sorted(known)
-    lowered = {c.lower(): c for c in candidates}
-    if name.lower() in lowered:
-        return f": did you mean '{lowered[name.lower()]}'? (names are case-sensitive)"
-    hint = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    return f": did you mean '{hint[0]}'?" if hint else ""

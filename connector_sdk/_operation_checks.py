@@ -22,14 +22,14 @@ A ``{{`` that does not open a placeholder is reported as ``PLACEHOLDER-SYNTAX``,
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from ._hints import did_you_mean
 from ._problems import Problem
 from ._templates import Template, TemplateSyntaxError, parse_template
 from ._yaml import Document
@@ -150,7 +150,7 @@ def _request_problems(
                 problems.append(doc.problem(
                     path, "OPERATION-PLACEHOLDER-UNKNOWN",
                     f"placeholder {{{{ {name} }}}} names no input of this operation"
-                    + _did_you_mean(name, inputs)
+                    + did_you_mean(name, inputs)
                     + ("" if inputs else ": declare it under input.properties")))
             elif kind == "path" and name not in required:
                 problems.append(doc.problem(
@@ -207,12 +207,3 @@ def _pagination_problems(
     if bool(pagination.get("page_size_param")) != bool(pagination.get("max_page_size")):
         messages.append("page_size_param and max_page_size go together: give both or neither")
     return [doc.problem(where, "OPERATION-PAGINATION-INCONSISTENT", m) for m in messages]
-
-
-def _did_you_mean(name: str, known: set[str] | Mapping[str, Any]) -> str:
-    candidates = sorted(known)
-    lowered = {c.lower(): c for c in candidates}
-    if name.lower() in lowered:
-        return f": did you mean '{lowered[name.lower()]}'? (names are case-sensitive)"
-    hint = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    return f": did you mean '{hint[0]}'?" if hint else ""

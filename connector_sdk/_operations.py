@@ -38,6 +38,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from ._errors import APIError, ConnectorSDKError, OperationError
+from ._hints import json_type
 from ._model import Authentication, OperationSpec, Service
 from ._pagination import (
     PageLimits,
@@ -112,7 +113,7 @@ def _describe(error: ValidationError) -> tuple[str, str]:
                                    f" {', '.join(known) or 'none'}")
     if keyword == "type":
         expected = " or ".join(value) if isinstance(value, list) else str(value)
-        return format_path(path), f"expected {expected}, got {_json_type(error.instance)}"
+        return format_path(path), f"expected {expected}, got {json_type(error.instance)}"
     if keyword in ("enum", "const"):
         choices = value if keyword == "enum" else [value]
         return format_path(path), "must be one of: " + ", ".join(json.dumps(c) for c in choices)
@@ -139,22 +140,6 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     return format_path(path), f"does not satisfy '{keyword}'"
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null" if value is None else type(value).__name__
-
-
 def validate_input(name: str, operation: OperationSpec, input: Any) -> dict[str, Any]:
     """``input`` checked against the operation's schema, top-level defaults applied.
 
@@ -164,7 +149,7 @@ def validate_input(name: str, operation: OperationSpec, input: Any) -> dict[str,
     if not isinstance(input, Mapping):
         raise OperationError(
             f"operation '{name}': the input must be an object of named inputs, not a"
-            f" {_json_type(input)}", operation=name)
+            f" {json_type(input)}", operation=name)
     values = dict(input)
     for key, prop in (operation.input_schema.get("properties") or {}).items():
         if key not in values and isinstance(prop, Mapping) and "default" in prop:

@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
+from ._hints import json_type
 from ._problems import Problem
 from ._yaml import Document
 
@@ -98,7 +99,7 @@ def _to_problems(doc: Document, error: ValidationError) -> list[Problem]:
     if keyword == "type":
         expected = error.validator_value
         expected_text = " or ".join(expected) if isinstance(expected, list) else expected
-        got = _json_type(error.instance)
+        got = json_type(error.instance)
         quote = ""
         if expected == "string" and got in ("number", "integer", "boolean"):
             quote = ": quote the value"
@@ -143,22 +144,6 @@ def _matches_pattern_properties(schema_: dict[str, Any], key: str) -> bool:
     import re
 
     return any(re.search(p, key) for p in schema_.get("patternProperties", {}))
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _short(message: str, limit: int = 200) -> str:

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from ._hints import json_type
 from ._problems import Problem
 from ._references import ROOTS, Reference, iter_templates, parse_reference
 from ._schemas import schema_problems
@@ -309,7 +310,7 @@ def _input_problem(doc: Document, index: int, step: dict[str, Any], error: Valid
         expected_text = " or ".join(expected) if isinstance(expected, list) else expected
         return doc.problem(path, "WORKFLOW-STEP-INPUT-INVALID",
                            f"step '{step['id']}': input '{name}' of {operation} must be"
-                           f" {expected_text}, got {_json_type(error.instance)}")
+                           f" {expected_text}, got {json_type(error.instance)}")
     message = error.message if len(error.message) <= 160 else error.message[:159] + "…"
     return doc.problem(path, "WORKFLOW-STEP-INPUT-INVALID",
                        f"step '{step['id']}': input '{name}' of {operation}: {message}")
@@ -327,20 +328,6 @@ def _required_alternatives(error: ValidationError) -> list[str]:
             return []
         names.append(" and ".join(f"'{n}'" for n in branch["required"]))
     return names
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    return "array" if isinstance(value, list) else "object"
 
 
 def _plugin_selection(environ: Mapping[str, str]) -> tuple[str | None, str | None]:

@@ -1,0 +1,41 @@
+"""Small pieces of user-facing messages that several validators share.
+
+Every "did you mean" and every "expected string, got number" reads the same whether it comes
+from a manifest, an operation input or a workflow, because it is written here once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = ["did_you_mean", "json_type"]
+
+
+def json_type(value: Any) -> str:
+    """The JSON Schema type name of a Python value (``True`` is a boolean, not an integer)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    return "array" if isinstance(value, list | tuple) else "object"
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``": did you mean 'x'?"`` for the closest known name, or ``""`` when none is close.
+
+    A name that differs only in case says so, since names are case-sensitive everywhere.
+    """
+    candidates = sorted(known)
+    lowered = {c.lower(): c for c in candidates}
+    if name.lower() in lowered:
+        return f": did you mean '{lowered[name.lower()]}'? (names are case-sensitive)"
+    hint = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return f": did you mean '{hint[0]}'?" if hint else ""
