@@ -12,6 +12,8 @@ in-process emulators.
 from __future__ import annotations
 
 import asyncio
+import threading
+import weakref
 from types import TracebackType
 
 import httpx
@@ -28,7 +30,9 @@ class LoopbackRoutingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """Sends every request to ``target`` (``http://127.0.0.1:PORT``), keeping its ``Host``.
 
     Usable as a sync and as an async transport; each side opens its own connection pool on
-    first use. ``target`` must be a loopback ``http`` URL (``NetworkPolicyError`` otherwise).
+    first use, the async side one per event loop (loops in several threads may share a
+    runtime, and a pool's connections belong to the loop that opened them). ``target``
+    must be a loopback ``http`` URL (``NetworkPolicyError`` otherwise).
     """
 
     def __init__(self, target: str) -> None:
@@ -41,8 +45,10 @@ class LoopbackRoutingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         require_loopback(url.host)
         self.target = url
         self._sync: httpx.HTTPTransport | None = None
-        self._async: httpx.AsyncHTTPTransport | None = None
-        self._async_loop: object | None = None
+        self._lock = threading.Lock()
+        self._async_pools: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncHTTPTransport] = weakref.WeakKeyDictionary()
+        self._async_other: httpx.AsyncHTTPTransport | None = None  # not asyncio (trio)
 
     def _reroute(self, request: httpx.Request) -> httpx.Request:
         headers = request.headers.copy()
@@ -59,13 +65,22 @@ class LoopbackRoutingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return self._sync.handle_request(self._reroute(request))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        # A pool's connections belong to the event loop that opened them; a transport reused
-        # under a new loop (successive asyncio.run calls) gets a fresh pool.
+        return await self._async_pool().handle_async_request(self._reroute(request))
+
+    def _async_pool(self) -> httpx.AsyncHTTPTransport:
+        # A pool's connections belong to the event loop that opened them: each loop gets its
+        # own pool (successive asyncio.run calls, or loops running at once in several
+        # threads, which must not replace each other's pool while it is in use).
         loop = _running_loop()
-        if self._async is None or self._async_loop is not loop:
-            self._async = httpx.AsyncHTTPTransport()
-            self._async_loop = loop
-        return await self._async.handle_async_request(self._reroute(request))
+        with self._lock:
+            if loop is None:
+                if self._async_other is None:
+                    self._async_other = httpx.AsyncHTTPTransport()
+                return self._async_other
+            pool = self._async_pools.get(loop)
+            if pool is None:
+                pool = self._async_pools[loop] = httpx.AsyncHTTPTransport()
+            return pool
 
     def close(self) -> None:
         if self._sync is not None:
@@ -73,9 +88,14 @@ class LoopbackRoutingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             self._sync = None
 
     async def aclose(self) -> None:
-        if self._async is not None:
-            await self._async.aclose()
-            self._async = None
+        loop = _running_loop()
+        with self._lock:
+            if loop is None:
+                pool, self._async_other = self._async_other, None
+            else:
+                pool = self._async_pools.pop(loop, None)
+        if pool is not None:
+            await pool.aclose()
 
     def __exit__(
         self,
@@ -86,7 +106,7 @@ class LoopbackRoutingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.close()
 
 
-def _running_loop() -> object | None:
+def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
     except RuntimeError:  # not asyncio (e.g. trio): one pool
