@@ -29,12 +29,16 @@ from ._urls import check_url
 if TYPE_CHECKING:
     from ._token_manager import TokenManager
 
-__all__ = ["ORIGIN_EXTENSION", "ServiceAuth", "origin_of"]
+__all__ = ["CHECKED_EXTENSION", "ORIGIN_EXTENSION", "ServiceAuth", "origin_of"]
 
 logger = logging.getLogger("connector_sdk.tokens")
 
 #: Request extension recording the origin a token was attached for (redirect guard, _http).
 ORIGIN_EXTENSION = "connector_sdk.token_origin"
+#: Request extension ``(url, service, allow_loopback)``: ``flow`` checked this very URL object
+#: against this service's policy, so the client's per-hop guard (_http) need not check it
+#: again; a redirect hop is a new URL object and is checked.
+CHECKED_EXTENSION = "connector_sdk.checked_url"
 
 #: How much of a 401 body is read: enough for the provider's message, never a huge body.
 BODY_LIMIT = 64 * 1024
@@ -116,6 +120,7 @@ class ServiceAuth(httpx.Auth):
             allowed_hosts=service.allowed_hosts,
             allow_loopback=self._allow_loopback,
         )
+        request.extensions[CHECKED_EXTENSION] = (request.url, service, self._allow_loopback)
         token: Token = yield NeedToken()
         self._attach(request, token)
         response: httpx.Response = yield request

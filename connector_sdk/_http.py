@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._auth import ORIGIN_EXTENSION, ServiceAuth, origin_of
+from ._auth import CHECKED_EXTENSION, ORIGIN_EXTENSION, ServiceAuth, origin_of
 from ._model import Authentication
 from ._urls import check_url, render_url
 from ._version import __version__
@@ -152,6 +152,12 @@ def _guard(
     token_headers = tuple(service.auth.headers)
 
     def guard(request: httpx.Request) -> None:
+        checked = request.extensions.get(CHECKED_EXTENSION)
+        if (checked is not None and checked[0] is request.url and checked[1] is service
+                and checked[2] == settings.allow_loopback):
+            # ServiceAuth just checked this URL and attached the token for its origin:
+            # checking again would double the policy's per-request cost (~7 us).
+            return
         check_url(
             request.url,
             service=service.id,
