@@ -12,6 +12,7 @@ knows (unlike RFC 7009's 200): that counts as done.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -90,7 +91,13 @@ def revoke(
         return RevocationResult(False, False, f"{where}: the token was not revoked: {error}")
     try:
         with owned_client(settings, ssl_context=manager.ssl_context) as client:
-            response = client.post(url, headers=headers, content=urlencode(fields).encode())
+            request = client.build_request("POST", url, headers=headers,
+                                           content=urlencode(fields).encode())
+            response = client.send(request, stream=True)
+            try:
+                body = _read_bounded(response, settings)
+            finally:
+                response.close()
     except httpx.HTTPError as error:
         logger.debug("revocation failed service=%s authentication=%s error=%s",
                      service.id, authentication.name, type(error).__name__)
@@ -102,7 +109,7 @@ def revoke(
                  service.id, authentication.name, status)
     if 200 <= status < 300:
         return RevocationResult(True, True, f"{where}: the token was revoked", status)
-    _, message = provider_message(response.content, response.headers.get("content-type"),
+    _, message = provider_message(body, response.headers.get("content-type"),
                                   secrets=secrets)
     if status in (400, 401) and "invalid token" in message.lower():
         return RevocationResult(True, False, f"{where}: the provider no longer knows the token"
@@ -110,3 +117,16 @@ def revoke(
     return RevocationResult(
         False, False, f"{where}: the token was not revoked: the revocation endpoint answered"
         f" HTTP {status}: {message}; it expires on its own", status)
+
+
+def _read_bounded(response: httpx.Response, settings: HttpSettings) -> bytes:
+    """The start of the answer's body: at most ``max_token_response_bytes``, read within the
+    timeout as a whole, so a huge or dripping answer costs neither memory nor time (only its
+    status and a short message are used)."""
+    deadline = time.monotonic() + settings.timeout
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) >= settings.max_token_response_bytes or time.monotonic() > deadline:
+            break
+    return bytes(body)

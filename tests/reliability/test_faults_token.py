@@ -441,3 +441,38 @@ def test_callers_recover_after_an_outage_without_a_storm_of_token_requests(setup
     # a burst of 3 attempts, then one probe per 0.5 s cooldown: ~3 + 1.5/0.5 + 1
     assert server.count("/token") <= 10, server.count("/token")
     assert failures[0] > 20  # callers did fail fast meanwhile, without requests
+
+
+# -- the revocation endpoint -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["huge-body", "trickling-body", "reset", "hang"])
+def test_a_misbehaving_revocation_endpoint_costs_bounded_time_and_memory(
+    fault_server, make_runtime, make_canary, rk, figures, fault
+):
+    import tracemalloc
+
+    from connector_sdk._revocation import revoke
+
+    figures.scenario(f"T-revoke-{fault}")
+    secret, tok = make_canary("secret"), make_canary("token")
+    runtime = make_runtime(timeout=0.5)
+    auth = rk.authentication(rk.service(fault_server, revocation=True), secret)
+    fault_server.default("/token", rk.token(tok))
+    behaviours = {"huge-body": rk.huge(400, 100 * 1024 * 1024),
+                  "trickling-body": rk.trickle(0.05, 20.0),
+                  "reset": rk.reset(), "hang": rk.hang(5.0)}
+    fault_server.default("/revoke", behaviours[fault])
+    runtime.get_token(auth)
+    tracemalloc.start()
+    try:
+        started = time.monotonic()
+        result = revoke(auth, runtime.tokens, runtime.http)
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.revoked == (fault == "trickling-body")  # that one answered 200 at once
+    assert elapsed < 0.5 * 4 + 0.5
+    assert peak < 16 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB"
+    assert secret not in result.message and tok not in result.message
