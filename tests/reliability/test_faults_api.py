@@ -403,3 +403,30 @@ def test_threads_sharing_a_client_through_a_401_refresh_once(api, rk, figures):
             thread.join(10)
     assert codes == [200] * 50
     assert server.count("/token") == 2
+
+
+def test_async_401_twice_with_huge_and_trickling_bodies_is_bounded(api, rk, figures):
+    figures.scenario("A-401-twice-huge-then-trickling-async")
+    server, runtime, auth, secret, tokens = api()
+
+    def dripping_401(ex: Any) -> None:
+        ex.head(401, {"Content-Type": "text/plain", "Transfer-Encoding": "chunked"})
+        _drip(ex, 0.05, 20.0)
+
+    server.script("/api/items", rk.huge(401, 100 * 1024 * 1024), dripping_401)
+
+    async def main() -> None:
+        async with runtime.async_client(auth) as client:
+            await client.get("/items")
+
+    tracemalloc.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(UnauthorizedError):
+            asyncio.run(main())
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert elapsed < 2.0 + 2.0
+    assert peak < 16 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB"

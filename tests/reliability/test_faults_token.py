@@ -476,3 +476,24 @@ def test_a_misbehaving_revocation_endpoint_costs_bounded_time_and_memory(
     assert elapsed < 0.5 * 4 + 0.5
     assert peak < 16 * 1024 * 1024, f"peak {peak / 1e6:.0f} MB"
     assert secret not in result.message and tok not in result.message
+
+
+def test_async_a_body_that_trickles_forever_is_cut_off_within_a_bound(setup, rk, figures):
+    figures.scenario("T-trickling-body-async")
+    retry = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05)
+    server, runtime, auth, secret, tok = setup(timeout=0.5, retry=retry)
+    server.default("/token", rk.trickle(0.05, 20.0))
+    started = time.monotonic()
+    with pytest.raises(TokenTransportError):
+        asyncio.run(runtime.aget_token(auth))
+    assert time.monotonic() - started < 2 * (0.5 * 4) + 1.0
+
+
+def test_async_a_huge_token_answer_is_read_only_up_to_the_limit(setup, rk, figures):
+    figures.scenario("T-huge-body-async")
+    server, runtime, auth, secret, tok = setup(retry=RetryPolicy(max_attempts=1))
+    server.default("/token", rk.huge(200, 200 * 1024 * 1024))
+    started = time.monotonic()
+    with pytest.raises(TokenError):
+        asyncio.run(runtime.aget_token(auth))
+    assert time.monotonic() - started < 2.0
