@@ -70,7 +70,7 @@ class Figures:
 
     def table(self) -> list[str]:
         def row(name: str, value: str) -> str:
-            return f"  {name:<44} {value}"
+            return f"  {name:<50} {value}"
 
         lost = str(self.store_records_lost)
         if self.store_records_lost:
