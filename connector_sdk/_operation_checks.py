@@ -66,8 +66,8 @@ def _operation(
     properties = input_schema.get("properties") if isinstance(input_schema, dict) else None
     inputs = {k for k in properties if isinstance(k, str)} if isinstance(properties, dict) \
         else set()
-    required = set(input_schema.get("required") or ()) if isinstance(input_schema, dict) \
-        else set()
+    listed = input_schema.get("required") if isinstance(input_schema, dict) else None
+    required = {n for n in listed if isinstance(n, str)} if isinstance(listed, list) else set()
     request = operation.get("request")
     if isinstance(request, dict):
         problems += _request_problems(doc, (*where, "request"), request, inputs, required,

@@ -336,11 +336,7 @@ operations:
 """
 
 
-@pytest.mark.xfail(reason="open defect in _operation_checks.py (not ours to fix): an operation"
-                          " input's `required: [[]]` raises TypeError: unhashable type: 'list'"
-                          " instead of a SCHEMA-TYPE problem", strict=False)
 def test_operation_input_required_holding_a_list_is_a_problem_not_a_crash(figures) -> None:
-    figures.add("fuzz.known_defects", 1)
     doc, problems = load_yaml(REQUIRED_LIST_ITEM, "fuzz.yaml")
     assert doc is not None
     assert validate_document(doc).problems
