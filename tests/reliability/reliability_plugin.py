@@ -148,8 +148,9 @@ class ReliabilityCollector:
                 if test.outcome == "xfailed" or "reliability.fuzz.known_defects" in props:
                     fig.fuzz_known_defects += test.outcome == "xfailed"
                 elif test.outcome != "skipped":
-                    fig.fuzz_targets += 1
-                    fig.fuzz_examples += sum(props.get("reliability.fuzz.examples", []))
+                    examples = props.get("reliability.fuzz.examples", [])
+                    fig.fuzz_targets += bool(examples)  # else a fuzz-found regression test
+                    fig.fuzz_examples += sum(examples)
                     fig.fuzz_failures += test.outcome == "failed"
             elif path.endswith("tests/reliability/test_canaries.py"):
                 fig.canary_tests_failed += test.outcome == "failed" and not test.leaked

@@ -42,7 +42,8 @@ def api(fault_server, make_runtime, make_canary, rk):  # type: ignore[no-untyped
         tokens = [make_canary("token1"), make_canary("token2"), make_canary("token3")]
         service = rk.service(fault_server, style=style)
         fault_server.script("/token", *(rk.token(t) for t in tokens))
-        return fault_server, make_runtime(), rk.authentication(service, secret), secret, tokens
+        runtime = make_runtime(timeout=1.0)
+        return fault_server, runtime, rk.authentication(service, secret), secret, tokens
     return make
 
 
