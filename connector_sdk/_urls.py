@@ -27,6 +27,7 @@ what is wrong and how to fix it, and never contain a value: any parameter may be
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Collection, Mapping, Sequence
@@ -154,6 +155,17 @@ def check_url(
     host when ``allow_loopback`` is set (test servers pick free ports). With
     ``path_prefix``, the path must start with it (keep pagination inside ``/admin/api/``).
     """
+    if isinstance(url, httpx.URL) and not allowed_ports and not path_prefix and not url.userinfo:
+        # The hot path (every API request): the origin decides where a request goes, so its
+        # verdict is cached; only the path's dot segments are looked at per request.
+        _check_origin(url.scheme, url.netloc, tuple(allowed_hosts), allow_loopback, service,
+                      url_name)
+        path = url.raw_path.split(b"?", 1)[0]
+        if b"." in path and any(unquote(s.decode("ascii", "replace")) in _DOT_SEGMENTS
+                                for s in path.split(b"/")):
+            raise _Context(service, url_name, allowed_hosts).error(
+                "the URL's path holds a '.' or '..' segment; refusing it")
+        return url
     ctx = _Context(service, url_name, allowed_hosts)
     split, parsed = _parse(ctx, str(url), None, parsed=url if isinstance(url, httpx.URL) else None)
     _check_common(ctx, split, parsed, allow_loopback=allow_loopback,
@@ -168,6 +180,16 @@ def check_url(
         raise ctx.error(f"the URL's path is outside '{path_prefix}'; the response pointed "
                         "somewhere this service does not call")
     return parsed
+
+
+@functools.lru_cache(maxsize=1024)
+def _check_origin(
+    scheme: str, netloc: bytes, allowed_hosts: tuple[str, ...], allow_loopback: bool,
+    service: str, url_name: str,
+) -> None:
+    """The full ``check_url`` verdict for an origin; raises, or returns None (then cached)."""
+    check_url(f"{scheme}://{netloc.decode('ascii')}/", service=service, url_name=url_name,
+              allowed_hosts=allowed_hosts, allow_loopback=allow_loopback)
 
 
 def _encode_value(
