@@ -222,3 +222,25 @@ def test_store_file_is_a_real_sqlite_database(runtime: Runtime, tmp_path: Path) 
     db = tmp_path / "home" / "authentications.db"
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.mark.parametrize(("shop", "accepted"), [
+    ("my-store.myshopify.com", True), ("store1.myshopify.com", True), ("a.myshopify.com", True),
+    ("evil.com", False), ("my-store.myshopify.com.evil.com", False),
+    ("evil.com/.myshopify.com", False), ("evil.com?.myshopify.com", False),
+    ("evil.com#.myshopify.com", False), ("user@my-store.myshopify.com", False),
+    ("my-store.myshopify.com:443", False), ("https://my-store.myshopify.com/admin", False),
+    ("-store.myshopify.com", False), ("store-.myshopify.com", False),
+    ("my_store.myshopify.com", False), ("my store.myshopify.com", False),
+    ("my-store.myshopify.com.", False), ("", False), ("MY-STORE.myshopify.com", False),
+])
+def test_shop_domain_accept_and_reject_lists(shop: str, accepted: bool) -> None:
+    """protocol-facts.md E.6, checked by the Shopify manifest's parameter schema alone."""
+    with Runtime(environ={}, sandbox=True) as runtime:
+        params = {**SHOPIFY, "shopify_url": shop}
+        if accepted:
+            assert runtime.authentication("shopify", params).parameters["shopify_url"] == shop
+        else:
+            with pytest.raises(ParameterError) as exc:
+                runtime.authentication("shopify", params)
+            assert set(exc.value.fields) == {"shopify_url"}
