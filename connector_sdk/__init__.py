@@ -47,7 +47,9 @@ if TYPE_CHECKING:
         stream_items,
     )
     from ._ratelimit import RateLimitPolicy
+    from ._runner import RunResult, run_workflow, run_workflow_sync
     from ._runtime import Runtime
+    from ._workflow import Workflow, load_workflow
 
 __all__ = [
     "APIError",
@@ -68,6 +70,7 @@ __all__ = [
     "Problem",
     "RateLimitError",
     "RateLimitPolicy",
+    "RunResult",
     "Runtime",
     "Secret",
     "SecretKeyError",
@@ -80,6 +83,7 @@ __all__ = [
     "TokenResponseError",
     "TokenTransportError",
     "UnauthorizedError",
+    "Workflow",
     "WorkflowError",
     "__version__",
     "call_operation",
@@ -88,6 +92,9 @@ __all__ = [
     "hookspec",
     "load_manifest",
     "load_service",
+    "load_workflow",
+    "run_workflow",
+    "run_workflow_sync",
     "stream_items",
 ]
 
@@ -96,7 +103,12 @@ _LAZY = {
     "OperationContext": "._operations",
     "PageLimits": "._operations",
     "RateLimitPolicy": "._ratelimit",
+    "RunResult": "._runner",
     "Runtime": "._runtime",
+    "Workflow": "._workflow",
+    "load_workflow": "._workflow",
+    "run_workflow": "._runner",
+    "run_workflow_sync": "._runner",
     "call_operation": "._operations",
     "call_operation_sync": "._operations",
     "stream_items": "._operations",
