@@ -105,6 +105,7 @@ class ServiceAuth(httpx.Auth):
         self._service = authentication.service
         self._secrets = secret_strings(authentication)
         self._rendered: tuple[Token, tuple[tuple[str, str], ...]] | None = None
+        self._token: Token | None = None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Not used: httpx calls the sync/async overrides, which drive ``flow``."""
@@ -151,9 +152,10 @@ class ServiceAuth(httpx.Auth):
             except StopIteration:
                 return
             if isinstance(step, NeedToken):
-                if step.rejected is not None:
-                    self._manager.invalidate(self._authentication, step.rejected)
-                value = self._manager.get_token(self._authentication)
+                value = self._held(step)
+                if value is None:
+                    value = self._manager.get_token(self._authentication)
+                    self._token = value
             elif isinstance(step, ReadBody):
                 value = self._read_sync(step.response, decoded=True)
             elif isinstance(step, Discard):
@@ -175,9 +177,10 @@ class ServiceAuth(httpx.Auth):
             except StopIteration:
                 return
             if isinstance(step, NeedToken):
-                if step.rejected is not None:
-                    self._manager.invalidate(self._authentication, step.rejected)
-                value = await self._manager.aget_token(self._authentication)
+                value = self._held(step)
+                if value is None:
+                    value = await self._manager.aget_token(self._authentication)
+                    self._token = value
             elif isinstance(step, ReadBody):
                 value = await self._read_async(step.response, decoded=True)
             elif isinstance(step, Discard):
@@ -234,6 +237,18 @@ class ServiceAuth(httpx.Auth):
             else:
                 await raw.aclose()
         return bytes(body[:BODY_LIMIT])
+
+    def _held(self, step: NeedToken) -> Token | None:
+        """The token this client last used, while fresh: the warm path skips the manager's
+        locks. A token another client saw rejected is caught by this client's own 401."""
+        if step.rejected is not None:
+            self._manager.invalidate(self._authentication, step.rejected)
+            self._token = None
+            return None
+        token = self._token
+        if token is not None and self._manager.is_fresh(token):
+            return token
+        return None
 
     def _headers(self, token: Token) -> tuple[tuple[str, str], ...]:
         rendered = self._rendered

@@ -221,6 +221,10 @@ class TokenManager:
                 raise self._wait_timed_out(prepared) from None
         raise self._wait_timed_out(prepared)
 
+    def is_fresh(self, token: Token) -> bool:
+        """Whether ``token`` may still be used now, by this manager's clock and margin."""
+        return token.is_fresh(self._clock())
+
     def invalidate(self, authentication: Authentication, token: Token) -> None:
         """Drop ``token`` from the cache if it is still the cached one (the API refused it).
 
