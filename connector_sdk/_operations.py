@@ -24,22 +24,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import inspect
 import json
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import httpx
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
 
 from ._errors import APIError, ConnectorSDKError, OperationError
-from ._hints import json_type
 from ._model import Authentication, OperationSpec, Service
+from ._operation_input import validate_input
+from ._operation_request import (
+    DROP,
+    render_body,
+    render_headers,
+    render_path,
+    render_query,
+)
 from ._pagination import (
     PageLimits,
     PaginationError,
@@ -48,9 +51,7 @@ from ._pagination import (
     next_cursor,
     next_link,
 )
-from ._problems import format_path
 from ._ratelimit import RateLimiter, RateLimitPolicy, pace_delay, rate_limit_delay
-from ._templates import Placeholder, Template, parse_template
 from ._token_request import secret_strings
 from ._token_response import redact
 from ._urls import check_url
@@ -70,207 +71,7 @@ __all__ = [
 ]
 
 MESSAGE_LIMIT = 300
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_PATH_SAFE = "-._~!$'()*,=:@"
 _SPACE = re.compile(r"\s+")
-
-
-# -- input validation ----------------------------------------------------------------------
-
-#: id(operation) -> (operation, validator); the operation is kept so its id is not reused.
-_VALIDATORS: dict[int, tuple[OperationSpec, Draft202012Validator]] = {}
-_MAX_VALIDATORS = 4096
-
-
-def _validator(operation: OperationSpec) -> Draft202012Validator:
-    """The input validator of ``operation``, built on first use and kept with it."""
-    entry = _VALIDATORS.get(id(operation))
-    if entry is None or entry[0] is not operation:
-        if len(_VALIDATORS) >= _MAX_VALIDATORS:  # runtimes come and go in a long process
-            _VALIDATORS.clear()
-        validator = Draft202012Validator(dict(operation.input_schema),
-                                         format_checker=FormatChecker())
-        entry = _VALIDATORS[id(operation)] = (operation, validator)
-    return entry[1]
-
-
-def _describe(error: ValidationError) -> tuple[str, str]:
-    """(JSON path, message) for one validation error, built from the schema, not the value."""
-    path = tuple(error.absolute_path)
-    keyword = str(error.validator)
-    value = error.validator_value
-    if keyword == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else "?"
-        return format_path((*path, missing)), "is required"
-    if keyword == "additionalProperties" and isinstance(error.instance, dict):
-        known = sorted(error.schema.get("properties", {}))
-        extra = sorted(k for k in error.instance if k not in known)
-        hints = []
-        for key in extra:
-            close = difflib.get_close_matches(key, known, n=1)
-            hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-        return format_path(path), (f"unknown input {', '.join(hints)}; known inputs:"
-                                   f" {', '.join(known) or 'none'}")
-    if keyword == "type":
-        expected = " or ".join(value) if isinstance(value, list) else str(value)
-        return format_path(path), f"expected {expected}, got {json_type(error.instance)}"
-    if keyword in ("enum", "const"):
-        choices = value if keyword == "enum" else [value]
-        return format_path(path), "must be one of: " + ", ".join(json.dumps(c) for c in choices)
-    messages = {
-        "minimum": "must be at least {}", "maximum": "must be at most {}",
-        "exclusiveMinimum": "must be greater than {}", "exclusiveMaximum": "must be less than {}",
-        "minLength": "must be at least {} character(s) long",
-        "maxLength": "must be at most {} character(s) long",
-        "minItems": "needs at least {} item(s)", "maxItems": "allows at most {} item(s)",
-        "pattern": "does not match the pattern {}", "format": "is not a valid {}",
-        "uniqueItems": "has duplicate items", "minProperties": "needs at least {} input(s)",
-        "maxProperties": "allows at most {} input(s)",
-    }
-    if keyword in messages:
-        return format_path(path), messages[keyword].format(value)
-    if keyword in ("anyOf", "oneOf") and isinstance(value, list) and all(
-            isinstance(v, Mapping) and set(v) == {"required"} for v in value):
-        names = ", ".join(" and ".join(v["required"]) for v in value)
-        how = "at least one" if keyword == "anyOf" else "exactly one"
-        return format_path(path), f"needs {how} of: {names}"
-    if keyword in ("anyOf", "oneOf", "not", "if", "dependentRequired"):
-        described = error.schema.get("description") or json.dumps(value)[:120]
-        return format_path(path), f"does not satisfy '{keyword}': {described}"
-    return format_path(path), f"does not satisfy '{keyword}'"
-
-
-def validate_input(name: str, operation: OperationSpec, input: Any) -> dict[str, Any]:
-    """``input`` checked against the operation's schema, top-level defaults applied.
-
-    Raises ``OperationError`` whose ``details`` lists ``{"path", "message"}`` for every
-    invalid field; values are never quoted (an input may be sensitive).
-    """
-    if not isinstance(input, Mapping):
-        raise OperationError(
-            f"operation '{name}': the input must be an object of named inputs, not a"
-            f" {json_type(input)}", operation=name)
-    values = dict(input)
-    for key, prop in (operation.input_schema.get("properties") or {}).items():
-        if key not in values and isinstance(prop, Mapping) and "default" in prop:
-            values[key] = prop["default"]
-    errors = sorted(_validator(operation).iter_errors(values),
-                    key=lambda e: (list(map(str, e.absolute_path)), str(e.validator)))
-    if errors:
-        details = [{"path": p, "message": m} for p, m in dict.fromkeys(map(_describe, errors))]
-        lines = "; ".join(f"{d['path']} {d['message']}" for d in details)
-        raise OperationError(
-            f"operation '{name}': invalid input ({len(details)} problem"
-            f"{'s' if len(details) > 1 else ''}): {lines} (see `connector-sdk operations"
-            f" {name.partition('.')[0]}`)", operation=name, details=details)
-    return values
-
-
-# -- request building ----------------------------------------------------------------------
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
-
-
-def _only_placeholder(template: Template) -> Placeholder | None:
-    parts = template.parts
-    return parts[0] if len(parts) == 1 and isinstance(parts[0], Placeholder) else None
-
-
-def _render_optional(template: Template, values: Mapping[str, Any]) -> str | None:
-    """The rendered text, or None when a placeholder's input is absent or null."""
-    if any(values.get(name) is None for name in template.names):
-        return None
-    return template.render({n: _text(values[n]) for n in template.names})
-
-
-def _render_path(name: str, template: Template, values: Mapping[str, Any]) -> str:
-    def encode(placeholder: Placeholder, text: str) -> str:
-        if text in ("", ".", "..") or _CONTROL.search(text):
-            raise OperationError(
-                f"operation '{name}': input '{placeholder.name}' goes in the URL path and must"
-                " not be empty, '.', '..' or contain control characters", operation=name)
-        return quote(text, safe=_PATH_SAFE)
-
-    missing = [n for n in template.names if values.get(n) is None]
-    if missing:
-        raise OperationError(f"operation '{name}': input '{missing[0]}' is needed for the"
-                             " request path", operation=name)
-    path = template.render({n: _text(values[n]) for n in template.names}, encode=encode)
-    if not path.startswith("/") or path.startswith("//"):
-        raise OperationError(f"operation '{name}': the request path must start with one '/'"
-                             " (it is relative to the service's base URL)", operation=name)
-    return path
-
-
-def _query(
-    raw: Mapping[str, Any], templates: Mapping[str, Template], values: Mapping[str, Any]
-) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
-    for key, template in templates.items():
-        literal = raw.get(key)
-        if not isinstance(literal, str):  # a YAML number or boolean literal
-            pairs.append((key, _text(literal)))
-            continue
-        single = _only_placeholder(template)
-        if single is not None:
-            value = values.get(single.name)
-            items = value if isinstance(value, list | tuple) else [value]
-            pairs.extend((key, _text(item)) for item in items if item is not None)
-            continue
-        text = _render_optional(template, values)
-        if text is not None:
-            pairs.append((key, text))
-    return pairs
-
-
-def _headers(
-    name: str, templates: Mapping[str, Template], values: Mapping[str, Any]
-) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for key, template in templates.items():
-        text = _render_optional(template, values)
-        if text is None:
-            continue
-        if _CONTROL.search(text):
-            raise OperationError(f"operation '{name}': header '{key}' would contain a control"
-                                 " character (CR, LF, NUL...); remove it from the input",
-                                 operation=name)
-        headers[key] = text
-    return headers
-
-
-_DROP = object()
-
-
-def render_body(body: Any, values: Mapping[str, Any]) -> Any:
-    """A JSON template: ``"{{ name }}"`` alone becomes the input with its JSON type.
-
-    A key whose whole value is a placeholder of an absent input is left out; other strings
-    are rendered as text (an absent input there leaves the key out too).
-    """
-    if isinstance(body, dict):
-        out = {}
-        for key, item in body.items():
-            rendered = render_body(item, values)
-            if rendered is not _DROP:
-                out[key] = rendered
-        return out
-    if isinstance(body, list):
-        return [v for v in (render_body(item, values) for item in body) if v is not _DROP]
-    if isinstance(body, str) and "{{" in body:
-        template = parse_template(body)
-        single = _only_placeholder(template)
-        if single is not None:
-            return values[single.name] if values.get(single.name) is not None else _DROP
-        text = _render_optional(template, values)
-        return _DROP if text is None else text
-    return body
 
 
 def _build_request(
@@ -279,10 +80,10 @@ def _build_request(
     spec = call.operation.request
     assert spec is not None
     raw = call.operation.raw.get("request") or {}
-    path = _render_path(call.name, spec.path, values)
+    path = render_path(call.name, spec.path, values)
     base = call.client.base_url
     url = base.copy_with(raw_path=base.raw_path.rstrip(b"/") + path.encode("ascii"))
-    params = _query(raw.get("query") or {}, spec.query, values)
+    params = render_query(raw.get("query") or {}, spec.query, values)
     pagination = call.operation.pagination
     if (pagination is not None and pagination.page_size_param and pagination.max_page_size
             and not any(k == pagination.page_size_param for k, _ in params)):
@@ -290,11 +91,11 @@ def _build_request(
         if call.limits.max_items is not None:
             size = min(size, call.limits.max_items)
         params.append((pagination.page_size_param, str(size)))
-    call.own_headers = _headers(call.name, spec.headers, values)
+    call.own_headers = render_headers(call.name, spec.headers, values)
     kwargs: dict[str, Any] = {"params": params, "headers": call.own_headers}
     if spec.body is not None:
         body = render_body(spec.body, values)
-        kwargs["json"] = None if body is _DROP else body
+        kwargs["json"] = None if body is DROP else body
     return call.client.build_request(spec.method, url, **kwargs)
 
 
