@@ -169,12 +169,14 @@ class Runtime:
         result: RevocationResult | None = None
         try:
             authentication = self._from_record(record)
-        except ConnectorSDKError as exc:
-            log.warning("authentication %s: not revoking (%s)", name, exc)
-        else:
             if authentication.service.auth.revocation is not None:
                 result = revoke(authentication, self.tokens, self.http)
             self.tokens.forget(authentication)
+        except ConnectorSDKError as exc:  # unknown service, unreadable secret, refused URL
+            log.warning("authentication %s: token not revoked (%s)", name, exc)
+            result = RevocationResult(
+                ok=False, revoked=False,
+                message=f"authentication '{name}': its token was not revoked: {exc}")
         self.store.delete(name)
         return result
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 from typing import Any, NoReturn
 
-__all__ = ["MASK", "Secret", "json_default", "reveal"]
+__all__ = ["MASK", "Secret", "UnreadableSecret", "json_default", "reveal"]
 
 MASK = "**********"
 
@@ -64,6 +64,29 @@ class Secret:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
         return self
+
+
+class UnreadableSecret(Secret):
+    """A stored secret that could not be decrypted (wrong or lost key, damage).
+
+    It masks itself like any ``Secret``, so listing, showing and deleting an authentication
+    still work; ``reveal()`` raises the error that says why and how to fix it.
+    """
+
+    __slots__ = ("_error",)
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__("")
+        self._error = error
+
+    def reveal(self) -> str:
+        raise self._error
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
 
 
 def reveal(value: Any) -> Any:

@@ -60,7 +60,7 @@ from ._errors import (
     StoreError,
 )
 from ._home import check_private, ensure_private_dir, sdk_home
-from ._secrets import Secret
+from ._secrets import Secret, UnreadableSecret
 
 __all__ = [
     "DATABASE_NAME",
@@ -393,7 +393,11 @@ class SQLiteStore:
         values: dict[str, Any] = {}
         for key, kind, stored in sorted(rows, key=lambda row: row[0]):
             if kind == "secret" and isinstance(stored, bytes):
-                values[key] = self._cipher.decrypt(stored, authentication=name, parameter=key)
+                try:
+                    values[key] = self._cipher.decrypt(stored, authentication=name,
+                                                       parameter=key)
+                except StoreError as exc:  # wrong key, damage: list, show, delete still work
+                    values[key] = UnreadableSecret(exc)
             elif kind == "json" and isinstance(stored, str):
                 try:
                     values[key] = json.loads(stored)

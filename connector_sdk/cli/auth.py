@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         command = sub.add_parser(name, help=help_text)
         if name != "list":
             command.add_argument("name")
-        if name == "test":
+        if name in ("test", "delete"):
             add_runtime_arguments(command)
     for command in sub.choices.values():
         command.add_argument("--format", choices=("text", "json"), default="text")

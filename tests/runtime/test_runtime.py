@@ -244,3 +244,47 @@ def test_shop_domain_accept_and_reject_lists(shop: str, accepted: bool) -> None:
             with pytest.raises(ParameterError) as exc:
                 runtime.authentication("shopify", params)
             assert set(exc.value.fields) == {"shopify_url"}
+
+
+def test_wrong_key_still_lists_shows_and_deletes(tmp_path: Path, canary: str) -> None:
+    from connector_sdk import SecretKeyError
+    from connector_sdk._crypto import generate_key_text
+
+    home = str(tmp_path / "home")
+    with Runtime(environ={"CONNECTOR_SDK_HOME": home,
+                          "CONNECTOR_SDK_SECRET_KEY": generate_key_text()}) as runtime:
+        runtime.create_authentication("twitch", "app", {**TWITCH, "client_secret": canary})
+    with Runtime(environ={"CONNECTOR_SDK_HOME": home,
+                          "CONNECTOR_SDK_SECRET_KEY": generate_key_text()}) as runtime:
+        assert [r.name for r in runtime.list_authentications()] == ["app"]
+        with pytest.raises(SecretKeyError, match="does not match"):
+            runtime.get_authentication("app")
+        result = runtime.delete_authentication("app")
+        assert result is not None and not result.ok
+        assert runtime.list_authentications() == []
+
+
+def test_delete_works_when_the_token_url_is_refused(tmp_path: Path) -> None:
+    """A loopback http service deleted without --allow-loopback: deleted, not revoked."""
+    from connector_sdk import hookimpl
+
+    manifest = (Path(__file__).parents[1] / "manifest" / "fixtures" / "valid" / "acme.yaml") \
+        .read_text().replace("https://{{ tenant }}.acme.example/oauth/token",
+                             "http://127.0.0.1:9/oauth/token?t={{ tenant }}") \
+        .replace("allowed_hosts: ['*.acme.example']",
+                 "allowed_hosts: ['*.acme.example', '127.0.0.1']")
+
+    class Plugin:
+        @hookimpl
+        def register_services(self, register):  # type: ignore[no-untyped-def]
+            register(manifest)
+
+    environ = {"CONNECTOR_SDK_HOME": str(tmp_path / "home")}
+    params = {"tenant": "t1", "client_id": "c", "client_secret": "s"}
+    with Runtime(environ=environ, extra_plugins={"acme": Plugin()},
+                 allow_loopback=True) as runtime:
+        assert not runtime.plugins.failures, runtime.plugins.failures
+        runtime.create_authentication("acme", "a", params)
+    with Runtime(environ=environ, extra_plugins={"acme": Plugin()}) as runtime:
+        runtime.delete_authentication("a")
+        assert runtime.list_authentications() == []
