@@ -242,6 +242,11 @@ class _Call:
                         allow_loopback=self.runtime.http.allow_loopback,
                         allowed_ports=() if base.port is None else (base.port,),
                         path_prefix=base.path.rstrip("/") + "/")
+        if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+            # *.myshopify.com allows every shop; the token of this one must not go to another
+            raise self.error("the pagination link points at another host than the one the"
+                             " operation called; refusing to send this authentication's"
+                             " token there")
         return self.client.build_request("GET", url, headers=self.own_headers)
 
 

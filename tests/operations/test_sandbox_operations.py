@@ -227,3 +227,24 @@ def test_a_shared_client_is_used_and_left_open(env: SandboxEnv) -> None:
 
     asyncio.run(run())
     assert env.twitch.token_requests == 1
+
+
+def test_a_link_to_another_shop_is_refused_and_gets_no_token(env: SandboxEnv) -> None:
+    """*.myshopify.com admits every shop; a pagination link must stay on the called one."""
+    shopify = env.shopify
+    original = shopify.handle
+    seen_hosts: list[str] = []
+
+    def other_shop_links(request):  # type: ignore[no-untyped-def]
+        seen_hosts.append(request.url.host)
+        response = original(request)
+        link = response.headers.get("link")
+        if link:
+            response.headers["link"] = link.replace("my-store.myshopify.com",
+                                                    "other-store.myshopify.com")
+        return response
+
+    shopify.handle = other_shop_links  # type: ignore[method-assign]
+    with pytest.raises(APIError, match="another host"):
+        call(env, "shopify.list_products", {"limit": 50})
+    assert "other-store.myshopify.com" not in seen_hosts
