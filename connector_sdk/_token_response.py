@@ -7,7 +7,8 @@ providers differ and the parser is tolerant on purpose:
   ``default_token_type`` is used; a type the manifest does not accept is refused (§7.1).
   ``bearer`` is normalised to ``Bearer`` since headers must say ``Bearer``.
 * ``expires_in`` a number, a numeric string, ``null`` or missing (the manifest's default),
-  ``0`` or negative (use once), huge (clamped by the caller's ``max_lifetime``).
+  ``0`` or negative (also the default: never a token request per call), huge (clamped by
+  the caller's ``max_lifetime``).
 * ``scope`` a space- or comma-separated string (RFC, Shopify), a list (Twitch), or
   ``null``/missing (the requested scopes, as §5.1 says).
 
@@ -225,7 +226,10 @@ def _expires_in(value: Any, ctx: ResponseContext) -> float:
             seconds = float(value.strip())
         except ValueError:
             seconds = None
-    if seconds is None or math.isnan(seconds):
+    if seconds is None or math.isnan(seconds) or seconds <= 0:
+        # 0 or negative says nothing usable (Twitch's validate uses 0 for "no expiry"); using
+        # the token once would mean one token request per API call: take the default and
+        # rely on the 401 refresh if the provider disagrees.
         seconds = float(ctx.default_expires_in)
     return min(max(seconds, 0.0), ctx.max_lifetime)
 
