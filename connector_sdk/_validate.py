@@ -9,6 +9,7 @@ other YAML (CI configs, pre-commit) is not reported as a broken manifest.
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,8 +66,9 @@ def _walk(root: Path) -> Iterator[Path]:
 
 def _declares_kind(path: Path) -> bool:
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return True  # let validation report the size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+            return True  # let validation report it (a pipe would block here)
         with path.open("rb") as handle:
             return bool(_KIND_LINE.search(handle.read(65536)))
     except OSError:

@@ -10,6 +10,7 @@ can point at the exact spot. It never raises for bad input: it returns problems.
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,13 +210,18 @@ def read_yaml_file(path: Path, display: str | None = None) -> tuple[Document | N
     """Read and parse ``path``; unreadable files and oversize files become problems."""
     name = display or str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+            return None, [Problem(name, 1, 1, "FILE-UNREADABLE",
+                                  "not a regular file (a directory, pipe or device): point at"
+                                  " a manifest or workflow file")]
+        if info.st_size > MAX_FILE_BYTES:
             return None, [Problem(name, 1, 1, "FILE-TOO-LARGE",
-                                  f"file is {size / 1e6:.1f} MB; manifests and workflows are"
-                                  f" limited to {MAX_FILE_BYTES / 1e6:.1f} MB: is this the"
-                                  " right file?")]
-        raw = path.read_bytes()
+                                  f"file is {info.st_size / 1e6:.1f} MB; manifests and"
+                                  f" workflows are limited to {MAX_FILE_BYTES / 1e6:.1f} MB:"
+                                  " is this the right file?")]
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # the file may grow after the stat
     except OSError as exc:
         return None, [Problem(name, 0, 0, "FILE-UNREADABLE",
                               f"cannot read the file: {exc.strerror or exc}")]

@@ -119,6 +119,26 @@ def test_large_file_is_refused_quickly(capsys: pytest.CaptureFixture[str], tmp_p
     assert time.perf_counter() - started < 5
 
 
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("skip", [False, True])
+def test_a_named_pipe_is_refused_not_waited_on(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, skip: bool
+) -> None:
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    args = ["validate", *(["--skip-undeclared"] if skip else []), str(fifo)]
+    code, out, _ = run_cli(capsys, *args)
+    assert code == 1
+    assert "FILE-UNREADABLE" in out
+    assert "not a regular file" in out
+
+
+def test_a_device_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "validate", "/dev/zero")
+    assert code == 1
+    assert "FILE-UNREADABLE" in out
+
+
 def test_unreadable_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     target = tmp_path / "gone.yaml"
     link = tmp_path / "link.yaml"
