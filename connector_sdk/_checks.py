@@ -29,7 +29,6 @@ HOST-PATTERN-INVALID           an ``allowed_hosts`` entry is not a host or ``*.s
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from ._hints import did_you_mean
 from ._model import TOKEN_FIELDS
 from ._operation_checks import operation_problems
 from ._problems import Problem
+from ._schema_keywords import unknown_keywords
 from ._templates import Template, TemplateSyntaxError, parse_template
 from ._url_template import (
     host_allowed,
@@ -59,21 +59,6 @@ __all__ = ["SECRET_NAME", "TemplateField", "manifest_problems", "template_fields
 SECRET_NAME = re.compile(
     r"(secret|passw(or)?d|passphrase|token|api_?key|private_?key|(^|_)key$|credential)", re.I
 )
-
-_JSON_SCHEMA_KEYWORDS = frozenset(Draft202012Validator.META_SCHEMA.get("properties", {})) | {
-    # validation vocabulary and annotations that the meta-schema keeps in sub-vocabularies
-    "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
-    "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
-    "uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties", "required",
-    "dependentRequired", "format", "title", "description", "default", "deprecated",
-    "readOnly", "writeOnly", "examples", "contentEncoding", "contentMediaType",
-    "contentSchema", "$comment", "$id", "$schema", "$ref", "$defs", "allOf", "anyOf", "oneOf",
-    "not", "if", "then", "else", "items", "prefixItems", "contains", "properties",
-    "patternProperties", "additionalProperties", "propertyNames",
-    # ours
-    "secret",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class TemplateField:
@@ -157,6 +142,15 @@ def _parameter_schema_problems(doc: Document, params: dict[str, dict[str, Any]])
         problems.append(doc.problem(path, "PARAMETERS-SCHEMA-INVALID",
                                     f"not a valid JSON Schema: {error.message}"))
         return problems
+    properties = parameters.get("properties")
+    for path, message in unknown_keywords(
+        {k: v for k, v in parameters.items() if k != "properties"}, ("parameters",)
+    ):
+        problems.append(doc.problem(path, "PARAMETER-UNKNOWN-KEYWORD", message, key=True))
+    for name, prop in (properties.items() if isinstance(properties, dict) else ()):
+        for path, message in unknown_keywords(prop, ("parameters", "properties", name),
+                                              extra=frozenset({"secret"})):
+            problems.append(doc.problem(path, "PARAMETER-UNKNOWN-KEYWORD", message, key=True))
     for name in parameters.get("required") or []:
         if isinstance(name, str) and name not in params:
             problems.append(doc.problem(
@@ -165,13 +159,6 @@ def _parameter_schema_problems(doc: Document, params: dict[str, dict[str, Any]])
                 + did_you_mean(name, params)))
     for name, prop in params.items():
         where = ("parameters", "properties", name)
-        for keyword in prop:
-            if keyword not in _JSON_SCHEMA_KEYWORDS:
-                hint = difflib.get_close_matches(keyword, sorted(_JSON_SCHEMA_KEYWORDS), n=1)
-                fix = f": did you mean '{hint[0]}'?" if hint else ": remove it"
-                problems.append(doc.problem((*where, keyword), "PARAMETER-UNKNOWN-KEYWORD",
-                                            f"'{keyword}' is not a JSON Schema keyword{fix}",
-                                            key=True))
         if name in TOKEN_FIELDS:
             problems.append(doc.problem(where, "PARAMETER-RESERVED",
                                         f"'{name}' is the name of a token field in header"

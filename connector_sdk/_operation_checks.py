@@ -13,6 +13,8 @@ OPERATION-PATH-INVALID             the path is not relative to the base URL (``/
 OPERATION-PATH-INPUT-OPTIONAL      a path placeholder names an input that is not required
 OPERATION-SCHEMA-INVALID           the input/output schema is not a valid JSON Schema, or the
                                    input is not ``type: object``
+OPERATION-UNKNOWN-KEYWORD          an input/output schema uses a keyword JSON Schema does not
+                                   know (``maxmum``), which would silently drop a constraint
 OPERATION-PAGINATION-INCONSISTENT  a pagination block does not fit its style or operation
 OPERATION-HEADER-RESERVED          a request header would replace a token header or Host
 =================================  ==========================================================
@@ -31,6 +33,7 @@ from jsonschema.exceptions import best_match
 
 from ._hints import did_you_mean
 from ._problems import Problem
+from ._schema_keywords import unknown_keywords
 from ._templates import Template, TemplateSyntaxError, parse_template
 from ._yaml import Document
 
@@ -97,6 +100,8 @@ def _schema_problems(doc: Document, where: Path, operation: dict[str, Any]) -> l
                                         f"the {key} schema is not a valid JSON Schema:"
                                         f" {error.message}"))
             continue
+        for path, message in unknown_keywords(schema, (*where, key)):
+            problems.append(doc.problem(path, "OPERATION-UNKNOWN-KEYWORD", message, key=True))
         if key == "input" and schema.get("type") != "object":
             problems.append(doc.problem((*where, key), "OPERATION-SCHEMA-INVALID",
                                         "an operation's input is an object of named inputs:"

@@ -57,6 +57,7 @@ RULES: dict[str, str] = {
     "OPERATION-PATH-INVALID": "an operation path is not a plain path relative to base_url",
     "OPERATION-PATH-INPUT-OPTIONAL": "a path placeholder names an input that is not required",
     "OPERATION-SCHEMA-INVALID": "an input/output schema is invalid, or the input is no object",
+    "OPERATION-UNKNOWN-KEYWORD": "an input/output schema keyword JSON Schema does not know",
     "OPERATION-PAGINATION-INCONSISTENT": "a pagination block does not fit its style",
     "OPERATION-HEADER-RESERVED": "an operation header would replace a token or transport header",
     # workflows
