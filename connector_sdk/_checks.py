@@ -11,6 +11,7 @@ Rule ids (docs/manifest.md#rules lists them with examples):
 PLACEHOLDER-SYNTAX             ``{{`` that is not ``{{ name }}``
 PLACEHOLDER-UNKNOWN            a placeholder names no declared parameter (did you mean...)
 PARAMETER-UNUSED               a declared parameter is used by no template
+PARAMETER-OPTIONAL-UNSET       a template uses a parameter that may be absent (no default)
 PARAMETER-RESERVED             a parameter is named like a token field (access_token)
 PARAMETER-UNKNOWN-KEYWORD      a parameter schema keyword JSON Schema does not know
 PARAMETERS-SCHEMA-INVALID      the parameter schema is not a valid JSON Schema
@@ -103,17 +104,28 @@ def manifest_problems(doc: Document) -> list[Problem]:
     params = _parameter_properties(data)
     problems: list[Problem] = []
     problems += _parameter_schema_problems(doc, params)
-    allowed = [h for h in data.get("allowed_hosts") or [] if isinstance(h, str)]
+    hosts = data.get("allowed_hosts")
+    allowed = [h for h in hosts if isinstance(h, str)] if isinstance(hosts, list) else []
     problems += _allowed_host_problems(doc, data.get("allowed_hosts"))
     used: set[str] = set()
     for field in template_fields(data):
         problems += _template_problems(doc, field, params, allowed, used)
-    for name in params:
+    parameters = data.get("parameters")
+    listed = parameters.get("required") if isinstance(parameters, dict) else None
+    required = set(listed) if isinstance(listed, list) and all(
+        isinstance(n, str) for n in listed) else set(params)
+    for name, prop in params.items():
         if name not in used:
             problems.append(doc.problem(
                 ("parameters", "properties", name), "PARAMETER-UNUSED",
                 f"parameter '{name}' is declared but no template uses it: use it as"
                 f" {{{{ {name} }}}} or remove it", key=True))
+        elif name not in required and "default" not in prop and name not in TOKEN_FIELDS:
+            problems.append(doc.problem(
+                ("parameters", "properties", name), "PARAMETER-OPTIONAL-UNSET",
+                f"parameter '{name}' is used by a template but is neither required nor has a"
+                " default, so an authentication without it could never make a request: add"
+                " it to parameters.required or give it a default", key=True))
     problems += operation_problems(doc)
     return problems
 

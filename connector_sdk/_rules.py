@@ -36,6 +36,7 @@ RULES: dict[str, str] = {
     "PLACEHOLDER-SYNTAX": "'{{' that does not open a {{ name }} placeholder",
     "PLACEHOLDER-UNKNOWN": "a placeholder names no declared parameter",
     "PARAMETER-UNUSED": "a declared parameter is used by no template",
+    "PARAMETER-OPTIONAL-UNSET": "a template uses a parameter that is optional with no default",
     "PARAMETER-RESERVED": "a parameter is named like a token field (access_token, token_type)",
     "PARAMETER-UNKNOWN-KEYWORD": "a parameter schema uses a keyword JSON Schema does not know",
     "PARAMETERS-SCHEMA-INVALID": "the parameter schema is not a valid JSON Schema",

@@ -35,6 +35,7 @@ from ._revocation import RevocationResult, revoke
 from ._store import AuthenticationRecord, AuthenticationStore, validate_name
 from ._token_cache import Token, TokenCache
 from ._token_manager import TokenManager
+from ._urls import render_url
 
 __all__ = ["Runtime"]
 
@@ -135,6 +136,7 @@ class Runtime:
         """An authentication that is not stored: for one-off calls, tests and sandboxes."""
         service = self.service(service_id)
         values = validate_parameters(service, parameters)
+        _check_urls(service, values)
         return Authentication(name=name, service=service, parameters=values)
 
     def create_authentication(
@@ -251,3 +253,16 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_urls(service: Service, values: Mapping[str, Any]) -> None:
+    """Render the service's URLs with ``values`` now, so that a value the network policy
+    refuses (a host outside ``allowed_hosts``, a missing parameter) is reported when the
+    authentication is created, naming the parameter, not at its first request. The scheme
+    is checked on every request, where ``allow_loopback`` applies."""
+    urls = [("token_url", service.auth.token_url), ("base_url", service.base_url)]
+    if service.auth.revocation is not None:
+        urls.append(("revocation url", service.auth.revocation.url))
+    for url_name, template in urls:
+        render_url(template, values, service=service.id, url_name=url_name,
+                   allowed_hosts=service.allowed_hosts, allow_loopback=True)

@@ -288,3 +288,26 @@ def test_delete_works_when_the_token_url_is_refused(tmp_path: Path) -> None:
     with Runtime(environ=environ, extra_plugins={"acme": Plugin()}) as runtime:
         runtime.delete_authentication("a")
         assert runtime.list_authentications() == []
+
+
+def test_a_host_outside_allowed_hosts_is_refused_when_the_authentication_is_created(
+    tmp_path: Path,
+) -> None:
+    from connector_sdk import NetworkPolicyError, hookimpl
+
+    manifest = (Path(__file__).parents[1] / "manifest" / "fixtures" / "valid" / "acme.yaml") \
+        .read_text().replace("'^[a-z0-9][a-z0-9-]{0,40}$'", "'^[a-z0-9.-]+$'")
+
+    class Plugin:
+        @hookimpl
+        def register_services(self, register):  # type: ignore[no-untyped-def]
+            register(manifest)
+
+    with Runtime(environ={"CONNECTOR_SDK_HOME": str(tmp_path / "h")},
+                 extra_plugins={"acme": Plugin()}) as runtime:
+        assert not runtime.plugins.failures, runtime.plugins.failures
+        params = {"tenant": "evil.com", "client_id": "c", "client_secret": "s"}
+        with pytest.raises(NetworkPolicyError) as exc:
+            runtime.create_authentication("acme", "a", params)
+        assert exc.value.parameter == "tenant"
+        assert runtime.list_authentications() == []
