@@ -56,7 +56,7 @@ class HttpSettings:
     closes a transport it was given. ``max_connections`` keeps pools modest (httpx's pool
     cost grows with its size). ``verify`` is passed to httpx (an ``ssl.SSLContext``, a CA
     bundle path or a bool). ``max_token_response_bytes`` bounds what is read from a token or
-    revocation endpoint.
+    revocation endpoint, ``max_response_bytes`` what an operation reads from one API answer.
     """
 
     timeout: float = 10.0
@@ -68,6 +68,7 @@ class HttpSettings:
     verify: ssl.SSLContext | str | bool = True
     user_agent: str = USER_AGENT
     max_token_response_bytes: int = 256 * 1024
+    max_response_bytes: int = 64 * 1024 * 1024
 
     def httpx_timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.timeout)

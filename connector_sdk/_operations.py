@@ -187,7 +187,7 @@ class _Call:
                 pause, self.pause = self.pause, 0.0
                 await self.limiter.pause(pause)
             try:
-                response = await self.client.send(request)
+                response = await self._send_bounded(request)
             except httpx.TimeoutException:
                 raise self.error(f"{request.url.host} did not answer in time; retry later or"
                                  " raise the runtime's HttpSettings.timeout") from None
@@ -209,6 +209,29 @@ class _Call:
                     + (f": {said}" if said else ""), status=response.status_code, provider=said)
             self.pause = pace_delay(response.headers, now=self.limiter.now())
             return response
+
+    async def _send_bounded(self, request: httpx.Request) -> httpx.Response:
+        """Send and read at most ``HttpSettings.max_response_bytes`` of the (decoded) body:
+        a runaway answer fails the operation instead of filling the memory."""
+        limit = self.runtime.http.max_response_bytes
+        response = await self.client.send(request, stream=True)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise self.error(
+                        f"the API's answer is larger than {limit} bytes; raise"
+                        " HttpSettings.max_response_bytes if it is expected",
+                        status=response.status_code)
+                chunks.append(chunk)
+        finally:
+            await response.aclose()
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length")]
+        return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
+                              request=response.request, extensions=response.extensions)
 
     async def fetch(self, request: httpx.Request) -> tuple[httpx.Response, Any]:
         response = await self.send(request)

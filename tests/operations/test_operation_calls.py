@@ -293,3 +293,15 @@ def test_a_crashing_handler_is_reported_as_a_plugin_bug(tmp_path: Path) -> None:
         runtime.services.handlers["shopify.graphql"] = broken
         with pytest.raises(OperationError, match=r"failed \(KeyError\).*bug in the plugin"):
             call_operation_sync(runtime, "shopify.graphql", "sbx", {"query": "q"})
+
+
+def test_an_answer_over_the_size_limit_fails_the_operation(
+    loop: LoopEnv, httpserver: Any
+) -> None:
+    from dataclasses import replace
+
+    httpserver.expect_request("/api/things").respond_with_data(
+        b'{"things": [' + b'"x",' * 500_000 + b'"x"]}', content_type="application/json")
+    loop.runtime.http = replace(loop.runtime.http, max_response_bytes=100_000)
+    with pytest.raises(APIError, match="larger than 100000 bytes"):
+        run(loop, "loop.list_things", {})
