@@ -30,15 +30,17 @@ from ._errors import (
     UnauthorizedError,
     WorkflowError,
 )
+from ._config import RuntimeConfig
 from ._hookspecs import hookimpl, hookspec
 from ._manifest import load_manifest, load_service
 from ._model import Authentication, OperationSpec, Service
 from ._problems import Problem
 from ._registry import HandlerRegistrar, ServiceRegistrar
-from ._secrets import Secret
+from ._secrets import Secret, json_default
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._http import HttpSettings
     from ._operations import (
         OperationContext,
         PageLimits,
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
     from ._ratelimit import RateLimitPolicy
     from ._runner import RunResult, run_workflow, run_workflow_sync
     from ._runtime import Runtime
+    from ._store import AuthenticationRecord, AuthenticationStore
+    from ._token_cache import Token, TokenCache
     from ._workflow import Workflow, load_workflow
 
 __all__ = [
@@ -57,8 +61,11 @@ __all__ = [
     "AuthenticationConflict",
     "AuthenticationExists",
     "AuthenticationNotFound",
+    "AuthenticationRecord",
+    "AuthenticationStore",
     "ConnectorSDKError",
     "HandlerRegistrar",
+    "HttpSettings",
     "ManifestError",
     "NetworkPolicyError",
     "OperationContext",
@@ -72,12 +79,15 @@ __all__ = [
     "RateLimitPolicy",
     "RunResult",
     "Runtime",
+    "RuntimeConfig",
     "Secret",
     "SecretKeyError",
     "Service",
     "ServiceNotFound",
     "ServiceRegistrar",
     "StoreError",
+    "Token",
+    "TokenCache",
     "TokenEndpointError",
     "TokenError",
     "TokenResponseError",
@@ -90,6 +100,7 @@ __all__ = [
     "call_operation_sync",
     "hookimpl",
     "hookspec",
+    "json_default",
     "load_manifest",
     "load_service",
     "load_workflow",
@@ -100,6 +111,11 @@ __all__ = [
 
 #: Names whose modules import httpx: loaded on first use, so importing the package stays cheap.
 _LAZY = {
+    "AuthenticationRecord": "._store",
+    "AuthenticationStore": "._store",
+    "HttpSettings": "._http",
+    "Token": "._token_cache",
+    "TokenCache": "._token_cache",
     "OperationContext": "._operations",
     "PageLimits": "._operations",
     "RateLimitPolicy": "._ratelimit",

@@ -13,13 +13,15 @@ hook with its exact signature; a test keeps the two in step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
     from ._config import RuntimeConfig
     from ._registry import HandlerRegistrar, ServiceRegistrar
+    from ._store import AuthenticationStore
+    from ._token_cache import TokenCache
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
@@ -53,7 +55,7 @@ def register_operation_handlers(register: HandlerRegistrar) -> None:
 
 
 @hookspec(firstresult=True)
-def authentication_store(config: RuntimeConfig) -> Any:
+def authentication_store(config: RuntimeConfig) -> AuthenticationStore | None:
     """Return the ``AuthenticationStore`` the runtime should use, or None to pass.
 
     Called once when a runtime opens its store. The first non-None result wins; plugins run
@@ -63,7 +65,7 @@ def authentication_store(config: RuntimeConfig) -> Any:
 
 
 @hookspec(firstresult=True)
-def token_cache(config: RuntimeConfig) -> Any:
+def token_cache(config: RuntimeConfig) -> TokenCache | None:
     """Return the ``TokenCache`` the runtime should use, or None to pass.
 
     Called once per runtime. The first non-None result wins; the built-in in-memory cache

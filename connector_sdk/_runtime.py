@@ -33,7 +33,7 @@ from ._plugins import PluginSet, load_plugins
 from ._registry import ServiceRegistry
 from ._revocation import RevocationResult, revoke
 from ._store import AuthenticationRecord, AuthenticationStore, validate_name
-from ._token_cache import Token, TokenCache
+from ._token_cache import MemoryTokenCache, Token, TokenCache
 from ._token_manager import TokenManager
 from ._urls import render_url
 
@@ -59,6 +59,11 @@ class Runtime:
     ``sandbox_url`` (or ``CONNECTOR_SDK_SANDBOX_URL``) routes every request, keeping its real
     URL and ``Host`` header, to a loopback server such as ``connector-sdk sandbox twitch``;
     authentications are then the stored ones, created with the sandbox's printed credentials.
+
+    ``revoke_on_close`` (default: when the token cache is the built-in in-memory one, whose
+    tokens die with the runtime anyway) revokes, on ``close()``, the tokens this runtime holds
+    for services that declare revocation, so that a Twitch app token does not stay valid for
+    weeks after the process that used it ended.
     """
 
     def __init__(
@@ -74,6 +79,7 @@ class Runtime:
         token_manager_options: Mapping[str, Any] | None = None,
         sandbox: bool = False,
         sandbox_url: str | None = None,
+        revoke_on_close: bool | None = None,
     ) -> None:
         env = dict(os.environ if environ is None else environ)
         if home is not None:
@@ -105,6 +111,8 @@ class Runtime:
         self.http = settings
         self._store = store
         cache = token_cache or self.plugins.manager.hook.token_cache(config=self.config)
+        self.revoke_on_close = isinstance(cache, MemoryTokenCache) if revoke_on_close is None \
+            else revoke_on_close
         self.tokens = TokenManager(cache=cache, settings=settings,
                                    **dict(token_manager_options or {}))
 
@@ -244,6 +252,11 @@ class Runtime:
     # -- lifecycle --------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Revoke held tokens (see ``revoke_on_close``), then close the clients and store."""
+        if self.revoke_on_close:
+            for authentication in self.tokens.held():
+                if authentication.service.auth.revocation is not None:
+                    revoke(authentication, self.tokens, self.http)  # never raises
         self.tokens.close()
         if self._store is not None:
             self._store.close()

@@ -268,7 +268,7 @@ class SQLiteStore:
             if exists:
                 raise AuthenticationExists(
                     f"an authentication named {name!r} exists already; choose another name, "
-                    f"or update or delete the existing one",
+                    f"or delete the existing one first",
                     name=name,
                 )
             conn.execute(

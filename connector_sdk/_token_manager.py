@@ -249,6 +249,12 @@ class TokenManager:
             return None
         return token
 
+    def held(self) -> list[Authentication]:
+        """The authentications this manager holds an unexpired cached token for."""
+        with self._lock:
+            known = [p.authentication for p in self._prepared.values()]
+        return [a for a in known if self.peek(a) is not None]
+
     def forget(self, authentication: Authentication) -> None:
         """Drop the cached token and any failure cooldown (authentication changed or deleted)."""
         key = self._prepare(authentication).request.key

@@ -311,3 +311,18 @@ def test_a_host_outside_allowed_hosts_is_refused_when_the_authentication_is_crea
             runtime.create_authentication("acme", "a", params)
         assert exc.value.parameter == "tenant"
         assert runtime.list_authentications() == []
+
+
+def test_closing_the_runtime_revokes_the_twitch_tokens_it_held(
+    tmp_path: Path, sandboxes: tuple[TwitchSandbox, ShopifySandbox, SandboxServer]
+) -> None:
+    twitch, shopify, server = sandboxes
+    with Runtime(environ={"CONNECTOR_SDK_HOME": str(tmp_path / "h")},
+                 sandbox_url=server.url) as runtime:
+        runtime.get_token(runtime.authentication("twitch", TWITCH, name="t"))
+        runtime.get_token(runtime.authentication("shopify", SHOPIFY, name="s"))
+    assert twitch.requests_by_path["/oauth2/revoke"] == 1  # Shopify declares no revocation
+    with Runtime(environ={"CONNECTOR_SDK_HOME": str(tmp_path / "h")}, sandbox_url=server.url,
+                 revoke_on_close=False) as runtime:
+        runtime.get_token(runtime.authentication("twitch", TWITCH, name="t"))
+    assert twitch.requests_by_path["/oauth2/revoke"] == 1
