@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._config import RuntimeConfig
 from ._errors import (
     APIError,
     AuthenticationConflict,
@@ -30,7 +31,6 @@ from ._errors import (
     UnauthorizedError,
     WorkflowError,
 )
-from ._config import RuntimeConfig
 from ._hookspecs import hookimpl, hookspec
 from ._manifest import load_manifest, load_service
 from ._model import Authentication, OperationSpec, Service
