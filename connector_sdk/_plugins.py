@@ -28,7 +28,7 @@ import pluggy
 from . import _hookspecs
 from ._registry import PluginFailure, ServiceRegistry
 
-__all__ = ["ENTRY_POINT_GROUP", "LoadedPlugin", "PluginSet", "load_plugins"]
+__all__ = ["ENTRY_POINT_GROUP", "LoadedPlugin", "PluginSet", "first_result", "load_plugins"]
 
 ENTRY_POINT_GROUP = "connector_sdk"
 BUILTIN = "builtin"
@@ -112,7 +112,7 @@ def load_plugins(
             manager.register(plugin, name=name)
         except Exception as exc:  # a broken plugin must not stop the others
             plugins.failures.append(PluginFailure(
-                name, dist, f"failed to load: {type(exc).__name__}: {exc}"))
+                name, dist, f"{type(exc).__name__}: {exc}"))
             continue
         module = getattr(plugin, "__name__", type(plugin).__name__)
         plugins.loaded.append(LoadedPlugin(name, dist, version, module))
@@ -139,6 +139,25 @@ def _call_one(plugins: PluginSet, hook: str, name: str, dist: str | None, regist
     except Exception as exc:
         plugins.failures.append(PluginFailure(
             name, dist, f"hook {hook} raised {type(exc).__name__}: {exc}"))
+
+
+def first_result(manager: pluggy.PluginManager, hook: str, **kwargs: Any) -> Any:
+    """Call a ``firstresult`` hook's implementations in pluggy's order, one at a time, so
+    that an exception becomes a ``PluginError`` naming the plugin that raised it."""
+    from ._errors import PluginError
+
+    for impl in reversed(getattr(manager.hook, hook).get_hookimpls()):
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        try:
+            result = impl.function(**{name: kwargs[name] for name in impl.argnames})
+        except Exception as exc:
+            raise PluginError(f"plugin '{impl.plugin_name}' failed in hook {hook}:"
+                              f" {type(exc).__name__}: {exc}; fix or block it with"
+                              " CONNECTOR_SDK_BLOCK_PLUGINS", plugin=impl.plugin_name) from None
+        if result is not None:
+            return result
+    return None
 
 
 def _constant(value: object) -> Callable[[], object]:

@@ -63,10 +63,13 @@ class ServiceRegistry:
         try:
             return self.services[service_id]
         except KeyError:
-            known = ", ".join(sorted(self.services)) or "none installed"
+            from ._hints import did_you_mean
+
+            known = ", ".join(sorted(self.services))
             raise ServiceNotFound(
-                f"no service '{service_id}' (installed: {known}); install its connector"
-                " package or check `connector-sdk services`",
+                f"no service '{service_id}'{did_you_mean(service_id, self.services)}"
+                f" ({f'installed: {known}' if known else 'no service is installed'}); install"
+                " its connector package or check `connector-sdk services`",
                 service=service_id,
             ) from None
 

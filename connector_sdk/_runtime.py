@@ -24,12 +24,12 @@ from typing import Any
 import httpx
 
 from ._config import RuntimeConfig, env_flag
-from ._errors import ConnectorSDKError, ParameterError
+from ._errors import ConnectorSDKError, OperationError, ParameterError, PluginError
 from ._home import sdk_home
 from ._http import HttpSettings, build_async_client, build_client
 from ._model import Authentication, Service
 from ._parameters import validate_parameters
-from ._plugins import PluginSet, load_plugins
+from ._plugins import PluginSet, first_result, load_plugins
 from ._registry import ServiceRegistry
 from ._revocation import RevocationResult, revoke
 from ._store import AuthenticationRecord, AuthenticationStore, validate_name
@@ -110,7 +110,8 @@ class Runtime:
             settings = replace(settings, allow_loopback=loopback or settings.allow_loopback)
         self.http = settings
         self._store = store
-        cache = token_cache or self.plugins.manager.hook.token_cache(config=self.config)
+        cache = token_cache or first_result(self.plugins.manager, "token_cache",
+                                            config=self.config)
         self.revoke_on_close = isinstance(cache, MemoryTokenCache) if revoke_on_close is None \
             else revoke_on_close
         self.tokens = TokenManager(cache=cache, settings=settings,
@@ -132,9 +133,11 @@ class Runtime:
         """The authentication store, opened on first use through the ``authentication_store``
         hook (the built-in SQLite store answers last)."""
         if self._store is None:
-            store = self.plugins.manager.hook.authentication_store(config=self.config)
+            store = first_result(self.plugins.manager, "authentication_store",
+                                 config=self.config)
             if store is None:
-                raise ConnectorSDKError("no plugin provides an authentication store")
+                raise PluginError("no plugin provides an authentication store (is the built-in"
+                                  " plugin blocked by CONNECTOR_SDK_LOAD_PLUGINS?)")
             self._store = store
         return self._store
 
@@ -207,7 +210,7 @@ class Runtime:
             return self._throwaway[key]
         authentication = self.get_authentication(name)
         if authentication.service.id != service_id:
-            raise ConnectorSDKError(
+            raise OperationError(
                 f"authentication '{name}' is for service '{authentication.service.id}', not"
                 f" '{service_id}': use an authentication of service '{service_id}' (see"
                 " `connector-sdk auth list`)")

@@ -260,7 +260,8 @@ def _check_common(
         loopback_http = url.scheme == "http" and allow_loopback and is_loopback_host(host)
         if not loopback_http:
             raise ctx.error(f"the scheme '{url.scheme}' is not allowed; use https (http "
-                            "only to a loopback host in tests)")
+                            "only to a loopback host, and only when allowed: --allow-loopback"
+                            " or CONNECTOR_SDK_ALLOW_LOOPBACK=1)")
     if not _host_is_well_formed(host):
         raise ctx.error("the URL's host is not a plain DNS name or IP address",
                         parameter=host_parameter)

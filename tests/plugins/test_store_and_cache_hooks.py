@@ -84,3 +84,29 @@ def test_builtin_store_answers_when_no_plugin_does(tmp_path: Path) -> None:
     with Runtime(environ={"CONNECTOR_SDK_HOME": str(home)}) as runtime:
         assert "SQLite" in runtime.store.describe()
     assert (home / "authentications.db").exists()
+
+
+def test_a_raising_cache_hook_is_reported_by_plugin_name(tmp_path: Path) -> None:
+    import pytest
+
+    from connector_sdk import PluginError
+
+    class Broken:
+        @hookimpl
+        def token_cache(self, config: Any) -> Any:
+            raise RuntimeError("cache boom")
+
+    with pytest.raises(PluginError, match="plugin 'broken' failed in hook token_cache") as exc:
+        Runtime(environ={"CONNECTOR_SDK_HOME": str(tmp_path)}, extra_plugins={"broken": Broken()})
+    assert exc.value.plugin == "broken"
+
+
+def test_a_plugin_passing_lets_the_builtin_answer(tmp_path: Path) -> None:
+    class Passing:
+        @hookimpl
+        def token_cache(self, config: Any) -> None:
+            return None
+
+    with Runtime(environ={"CONNECTOR_SDK_HOME": str(tmp_path)},
+                 extra_plugins={"passing": Passing()}) as runtime:
+        assert runtime.revoke_on_close  # the built-in in-memory cache answered
