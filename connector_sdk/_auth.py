@@ -279,7 +279,8 @@ class ServiceAuth(httpx.Auth):
             body, response.headers.get("content-type"), secrets=secrets
         )
         url = request.url
-        where = redact(f"{request.method} {url.scheme}://{url.host}{url.path}", secrets)
+        port = f":{url.port}" if url.port is not None else ""
+        where = redact(f"{request.method} {url.scheme}://{url.host}{port}{url.path}", secrets)
         return UnauthorizedError(
             f"service '{self._service.id}', authentication '{self._authentication.name}': the"
             f" API answered 401 to {where} twice, the second time with a newly obtained token:"

@@ -122,6 +122,8 @@ def provider_message(response: httpx.Response, secrets: tuple[str, ...] = ()) ->
             text = body["error"]
             if isinstance(body.get("error_description"), str):
                 text += ": " + body["error_description"]
+        else:  # a shape we do not know: show it rather than nothing
+            text = json.dumps(body, ensure_ascii=False)
     elif body is None and response.headers.get("content-type", "").startswith("text/plain"):
         lines = response.text.strip().splitlines()
         text = lines[0] if lines else None

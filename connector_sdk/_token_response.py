@@ -151,7 +151,8 @@ def provider_message(
             text = title.group(1) if title else _TAG.sub(" ", text)
             text = html.unescape(text)
         message = text
-    message = _shorten(redact(message or "", secrets)) or "(empty body)"
+    message = _shorten(redact(message or "", secrets)) or (
+        "no description given" if oauth_error else "(empty body)")
     if oauth_error is not None:
         oauth_error = _shorten(redact(oauth_error, secrets), 60)
     return oauth_error, message

@@ -35,6 +35,10 @@ def make_runtime(args: argparse.Namespace, **kwargs: Any) -> Runtime:
     from .._runtime import Runtime
 
     allow = True if getattr(args, "allow_loopback", False) else None
+    route = os.environ.get("CONNECTOR_SDK_SANDBOX_URL")
+    if route and not kwargs.get("sandbox"):
+        print(f"note: CONNECTOR_SDK_SANDBOX_URL is set: every request goes to {route}, not to"
+              " the services' real hosts", file=sys.stderr)
     return Runtime(allow_loopback=allow, **kwargs)
 
 
@@ -72,6 +76,8 @@ def read_parameters(service: Service, pairs: Sequence[str], *, prompt: bool) -> 
         if not sep or not name:
             raise UsageError(f"--param '{name}': write NAME=VALUE, NAME=@env:VAR or"
                              " NAME=@file:PATH")
+        if name in values:
+            raise UsageError(f"--param {name} is given twice: give each parameter once")
         spec = service.parameter(name)
         is_reference = text.startswith(("@env:", "@file:"))
         if spec is not None and spec.secret and not is_reference:

@@ -236,7 +236,8 @@ def response(status: int, body: Any, content_type: str = "application/json") -> 
     ({"errors": {"limit": ["must be at least 1"], "title": "blank"}},
      "limit: must be at least 1; title: blank"),
     ({"error": "invalid_request", "error_description": "no"}, "invalid_request: no"),
-    ({"other": 1}, None),
+    ({"fault": {"detail": "db down"}}, "{\"fault\": {\"detail\": \"db down\"}}"),
+    ([], None),
     (b"Oauth error shop_not_permitted: no\nmore", "Oauth error shop_not_permitted: no"),
 ])
 def test_provider_message_shapes(body: Any, expected: str | None) -> None:
