@@ -52,9 +52,18 @@ def check_workflow_document(
         return [doc.problem((), "DOC-NOT-MAPPING",
                             "a workflow is a YAML mapping with workflow_version and steps")]
     problems = schema_problems(doc, "workflow")
-    if problems:
-        return problems  # later checks assume the shapes the schema guarantees
-    return _Checker(doc, services).run()
+    if not problems:
+        return _Checker(doc, services).run()
+    # The reference checks assume the shapes the schema guarantees; with schema problems they
+    # still run, as far as the document's shape lets them, so one run reports (nearly) all.
+    checker: _Checker | None = None
+    try:
+        checker = _Checker(doc, services)
+        checker.run()
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError):
+        pass  # what it found before the shape stopped it is kept
+    seen = set(problems)
+    return problems + [p for p in (checker.problems if checker else []) if p not in seen]
 
 
 class _Checker:

@@ -64,8 +64,11 @@ def test_placeholder_values_are_not_checked_against_the_input_schema(tmp_path: P
     assert validate_paths([path])[0].problems == []
 
 
-def test_schema_problems_come_first_and_alone(tmp_path: Path) -> None:
+def test_schema_problems_do_not_hide_the_other_problems(tmp_path: Path) -> None:
     path = tmp_path / "wf.yaml"
-    path.write_text("workflow_version: 1\nsteps:\n  - id: a\n    operation: twitch.get_users\n")
-    [problem] = validate_paths([path])[0].problems
-    assert problem.rule == "SCHEMA-REQUIRED" and "authentication" in problem.message
+    path.write_text("workflow_version: 1\nsteps:\n  - id: a\n    operation: twitch.get_users\n"
+                    "    continue_on_eror: true\n  - id: b\n    operation: twitch.get_usr\n"
+                    "    authentication: t\n    inputs: {login: ['{{ steps.zz.id }}']}\n")
+    rules = [p.rule for p in validate_paths([path])[0].problems]
+    assert {"SCHEMA-REQUIRED", "SCHEMA-UNKNOWN-KEY", "WORKFLOW-STEP-INPUT-MISSING", "WORKFLOW-OPERATION-UNKNOWN",
+            "WORKFLOW-STEP-UNKNOWN"} <= set(rules)
