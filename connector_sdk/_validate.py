@@ -13,8 +13,13 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._problems import Problem
+
+if TYPE_CHECKING:
+    from ._model import Service
+    from ._registry import ServiceRegistry
 from ._yaml import MAX_FILE_BYTES, Document, read_yaml_file
 
 __all__ = ["FileResult", "discover", "validate_document", "validate_paths"]
@@ -75,29 +80,61 @@ def _declares_kind(path: Path) -> bool:
         return True
 
 
-def validate_document(doc: Document) -> FileResult:
-    """Check a parsed document as what it declares itself to be."""
+def _is_workflow(doc: Document) -> bool:
     data = doc.data
-    if isinstance(data, dict) and "workflow_version" in data and "manifest_version" not in data:
+    return isinstance(data, dict) and "workflow_version" in data and "manifest_version" not in data
+
+
+def validate_document(doc: Document, *, services: ServiceRegistry | None = None) -> FileResult:
+    """Check a parsed document as what it declares itself to be.
+
+    Workflows are checked against ``services`` (default: the installed ones).
+    """
+    if _is_workflow(doc):
         from ._workflow_checks import check_workflow_document
 
-        return FileResult(doc.file, "workflow", check_workflow_document(doc))
+        return FileResult(doc.file, "workflow", check_workflow_document(doc, services=services))
     from ._manifest import check_manifest_document
 
     return FileResult(doc.file, "manifest", check_manifest_document(doc))
 
 
 def validate_paths(paths: Iterable[Path], *, skip_undeclared: bool = False) -> list[FileResult]:
-    """Validate every file under ``paths``; every problem of every file is reported."""
+    """Validate every file under ``paths``; every problem of every file is reported.
+
+    Manifests come first, so that workflows in the same run are checked against them (as
+    well as against the installed services): a repository's CI or pre-commit can check its
+    connector and its example workflows without installing the connector.
+    """
     files, problems = discover(paths, skip_undeclared=skip_undeclared)
-    results = [FileResult(p.file, "directory", [p]) for p in problems]
-    for path in files:
+    results: dict[int, FileResult] = {}
+    docs: list[tuple[int, Document, list[Problem]]] = []
+    for index, path in enumerate(files):
         doc, load_problems = read_yaml_file(path)
         if doc is None:
-            results.append(FileResult(str(path), "unknown", load_problems))
-            continue
-        result = validate_document(doc)
+            results[index] = FileResult(str(path), "unknown", load_problems)
+        else:
+            docs.append((index, doc, load_problems))
+    local: list[Service] = []
+    for index, doc, load_problems in sorted(docs, key=lambda d: _is_workflow(d[1])):
+        services = _with_local(local) if _is_workflow(doc) and local else None
+        result = validate_document(doc, services=services)
         result.problems = sorted(set(load_problems + result.problems),
                                  key=lambda p: (p.line, p.column, p.rule, p.message))
-        results.append(result)
-    return results
+        if result.kind == "manifest" and not result.problems:
+            from ._manifest import build_service
+
+            local.append(build_service(doc.data, source=doc.file))
+        results[index] = result
+    return [FileResult(p.file, "directory", [p]) for p in problems] + [
+        results[i] for i in sorted(results)]
+
+
+def _with_local(local: list[Service]) -> ServiceRegistry:
+    """The installed services, with this run's valid manifests in place of same-id ones."""
+    from ._registry import ServiceRegistry
+    from ._workflow_checks import installed_services
+
+    merged = ServiceRegistry(services=dict(installed_services().services))
+    merged.services.update({service.id: service for service in local})
+    return merged

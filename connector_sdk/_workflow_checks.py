@@ -246,7 +246,7 @@ class _Checker:
     @property
     def services(self) -> ServiceRegistry:
         if self._services is None:
-            self._services = _installed_services(*_plugin_selection(os.environ))
+            self._services = installed_services()
         return self._services
 
     def _check_operation(self, index: int, step: dict[str, Any]) -> None:
@@ -341,6 +341,11 @@ def _required_alternatives(error: ValidationError) -> list[str]:
 
 def _plugin_selection(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
     return (environ.get("CONNECTOR_SDK_LOAD_PLUGINS"), environ.get("CONNECTOR_SDK_BLOCK_PLUGINS"))
+
+
+def installed_services() -> ServiceRegistry:
+    """The installed services for the current plugin selection, loaded once per process."""
+    return _installed_services(*_plugin_selection(os.environ))
 
 
 @cache

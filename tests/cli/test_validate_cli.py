@@ -213,3 +213,18 @@ def test_pre_commit_hook_uses_the_validator() -> None:
     [hook] = hooks
     assert hook["entry"].startswith("connector-sdk validate")
     assert hook["language"] == "python"
+
+
+def test_workflows_are_checked_against_manifests_of_the_same_run(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    manifest = (FIXTURES / "invalid" / "OPERATION-UNKNOWN-KEYWORD.yaml").read_text() \
+        .replace("maxmum", "maximum").replace("id: acme", "id: scratchsvc")
+    (tmp_path / "svc.yaml").write_text(manifest)
+    (tmp_path / "flow.yaml").write_text(
+        "workflow_version: 1\nsteps:\n  - id: a\n    operation: scratchsvc.get_thing\n"
+        "    authentication: x\n    inputs: {limit: 500}\n")
+    code, out, _ = run_cli(capsys, "validate", str(tmp_path))
+    assert code == 1
+    assert "WORKFLOW-OPERATION-UNKNOWN" not in out  # the service came from svc.yaml
+    assert "WORKFLOW-STEP-INPUT-INVALID" in out  # its schema applies: maximum 100
