@@ -166,3 +166,7 @@ class Authentication:
     parameters: Mapping[str, Any]
     created_at: str | None = None
     updated_at: str | None = None
+
+    def __repr__(self) -> str:  # the Service with every operation schema is kilobytes long
+        return (f"Authentication(name={self.name!r}, service={self.service.id!r},"
+                f" parameters={dict(self.parameters)!r})")

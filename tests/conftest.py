@@ -47,13 +47,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     canaries = item.stash.get(_CANARIES, [])
     if not canaries:
         return report
-    texts = [content for _, content in report.sections]
+    # each phase's report repeats the earlier phases' sections: judge only its own
+    sections = [(name, content) for name, content in report.sections
+                if name.endswith(f" {report.when}")]
     if report.longrepr is not None:
-        texts.append(str(report.longrepr))
-    leaked = [
-        name for name, content in [*report.sections, ("exception", "\n".join(texts))]
-        if any(value in content for value in canaries)
-    ]
+        sections.append(("exception", str(report.longrepr)))
+    leaked = [name for name, content in sections if any(value in content for value in canaries)]
     if leaked:
         report.outcome = "failed"
         report.longrepr = (

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from connector_sdk import Runtime
+from connector_sdk import _runner as runner
+from connector_sdk import _workflow as workflows
 from connector_sdk._retry import RetryPolicy
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(120)]
-runner = pytest.importorskip("connector_sdk._runner")
-workflows = pytest.importorskip("connector_sdk._workflow")
 
 TWITCH_ID = "abcdefghij0123456789abcdefghij"
 WORKFLOW = """\

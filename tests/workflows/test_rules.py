@@ -70,5 +70,5 @@ def test_schema_problems_do_not_hide_the_other_problems(tmp_path: Path) -> None:
                     "    continue_on_eror: true\n  - id: b\n    operation: twitch.get_usr\n"
                     "    authentication: t\n    inputs: {login: ['{{ steps.zz.id }}']}\n")
     rules = [p.rule for p in validate_paths([path])[0].problems]
-    assert {"SCHEMA-REQUIRED", "SCHEMA-UNKNOWN-KEY", "WORKFLOW-STEP-INPUT-MISSING", "WORKFLOW-OPERATION-UNKNOWN",
-            "WORKFLOW-STEP-UNKNOWN"} <= set(rules)
+    assert {"SCHEMA-REQUIRED", "SCHEMA-UNKNOWN-KEY", "WORKFLOW-STEP-INPUT-MISSING",
+            "WORKFLOW-OPERATION-UNKNOWN", "WORKFLOW-STEP-UNKNOWN"} <= set(rules)
