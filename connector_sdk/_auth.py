@@ -17,9 +17,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from ._errors import UnauthorizedError
+from ._httpx import httpx
 from ._model import Authentication
 from ._token_cache import Token
 from ._token_request import render_text, secret_strings

@@ -21,9 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from ._auth import CHECKED_EXTENSION, ORIGIN_EXTENSION, ServiceAuth, origin_of
+from ._httpx import httpx
 from ._model import Authentication
 from ._urls import check_url, render_url
 from ._version import __version__

@@ -31,9 +31,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from ._errors import APIError, ConnectorSDKError, OperationError
+from ._httpx import httpx
 from ._model import Authentication, OperationSpec, Service
 from ._operation_input import validate_input
 from ._operation_request import (

@@ -20,8 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
+from ._httpx import httpx
 from ._model import PaginationSpec
 
 __all__ = [

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-import httpx
-
 from ._errors import ConnectorSDKError
 from ._http import HttpSettings, owned_client
+from ._httpx import httpx
 from ._model import Authentication
 from ._token_request import FORM_CONTENT_TYPE, client_auth_parts, render_text, secret_strings
 from ._token_response import provider_message

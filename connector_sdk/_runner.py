@@ -35,9 +35,8 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
-
 from ._errors import ConnectorSDKError, WorkflowError
+from ._httpx import httpx
 from ._secrets import Secret, json_default
 from ._workflow import MAX_FOREACH_ITEMS, Step, Workflow
 

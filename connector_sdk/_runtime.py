@@ -21,12 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ._config import RuntimeConfig, env_flag
 from ._errors import ConnectorSDKError, OperationError, ParameterError, PluginError
 from ._home import sdk_home
 from ._http import HttpSettings, build_async_client, build_client
+from ._httpx import httpx
 from ._model import Authentication, Service
 from ._parameters import validate_parameters
 from ._plugins import PluginSet, first_result, load_plugins

@@ -34,8 +34,6 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from ._errors import TokenError, TokenTransportError
 from ._http import (
     HttpSettings,
@@ -44,6 +42,7 @@ from ._http import (
     new_client,
     preload_async_backend,
 )
+from ._httpx import httpx
 from ._model import Authentication
 from ._retry import (
     RetryPolicy,

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
-import httpx
-
 from ._errors import ParameterError
+from ._httpx import httpx
 from ._model import Authentication, ClientAuthMethod
 from ._secrets import Secret
 from ._templates import Template

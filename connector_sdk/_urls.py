@@ -34,9 +34,8 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
-import httpx
-
 from ._errors import NetworkPolicyError
+from ._httpx import httpx
 from ._templates import Placeholder, Template, parse_template
 from ._url_template import (
     SAFE_HOST_VALUE,

@@ -16,9 +16,8 @@ import threading
 import weakref
 from types import TracebackType
 
-import httpx
-
 from .._errors import NetworkPolicyError
+from .._httpx import httpx
 from ._base import Sandbox
 from ._server import SandboxServer, require_loopback
 from ._transport import SandboxTransport

@@ -21,9 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-import httpx
-
 from .._errors import NetworkPolicyError
+from .._httpx import httpx
 from ._base import Sandbox
 from ._credentials import sandbox_parameters
 from ._factory import create_sandbox

@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
+from .._httpx import httpx
 from ._base import (
     HEX,
     Clock,

@@ -9,8 +9,7 @@ a request meant for somewhere else into a silent success.
 
 from __future__ import annotations
 
-import httpx
-
+from .._httpx import httpx
 from ._base import Sandbox
 
 __all__ = ["SandboxTransport"]
