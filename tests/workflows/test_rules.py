@@ -72,3 +72,13 @@ def test_schema_problems_do_not_hide_the_other_problems(tmp_path: Path) -> None:
     rules = [p.rule for p in validate_paths([path])[0].problems]
     assert {"SCHEMA-REQUIRED", "SCHEMA-UNKNOWN-KEY", "WORKFLOW-STEP-INPUT-MISSING",
             "WORKFLOW-OPERATION-UNKNOWN", "WORKFLOW-STEP-UNKNOWN"} <= set(rules)
+
+
+def test_an_invalid_input_type_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """Found by fuzzing: checks that go on after schema problems met an unknown type."""
+    path = tmp_path / "wf.yaml"
+    path.write_text("workflow_version: 1\ninputs:\n  login: {type: '{{ x }}', default: a}\n"
+                    "steps:\n  - id: a\n    operation: twitch.get_users\n"
+                    "    authentication: t\n    inputs: {login: ['{{ inputs.login }}']}\n")
+    rules = {p.rule for p in validate_paths([path])[0].problems}
+    assert "SCHEMA-ENUM" in rules
