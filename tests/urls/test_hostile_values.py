@@ -8,13 +8,10 @@ one for the valid control value sent afterwards).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -24,18 +21,9 @@ from connector_sdk._errors import NetworkPolicyError
 from connector_sdk._secrets import Secret
 from connector_sdk._urls import render_url
 
+from . import hostile_values
 
-def _load_data() -> ModuleType:
-    path = Path(__file__).with_name("hostile_values.py")
-    spec = importlib.util.spec_from_file_location("_urls_hostile_values", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-data = _load_data()
+data = hostile_values
 
 SHOPIFY_TOKEN_URL = "https://{{shopify_url}}/admin/oauth/access_token"
 SHOPIFY_ALLOWED = ["*.myshopify.com"]

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
 
@@ -20,18 +17,9 @@ from connector_sdk._secrets import Secret
 from connector_sdk._templates import parse_template
 from connector_sdk._urls import check_url, is_loopback_host, render_url
 
+from . import hostile_values
 
-def _load_data() -> ModuleType:
-    path = Path(__file__).with_name("hostile_values.py")
-    spec = importlib.util.spec_from_file_location("_urls_hostile_values", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-data = _load_data()
+data = hostile_values
 
 SHOP = ["*.myshopify.com"]
 GRAPHQL = "https://{{shop}}.myshopify.com/admin/api/{{api_version}}/graphql.json"

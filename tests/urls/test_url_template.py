@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -23,18 +20,9 @@ from connector_sdk._url_template import (
     value_pattern_is_host_safe,
 )
 
+from . import hostile_values
 
-def _load_data() -> ModuleType:
-    path = Path(__file__).with_name("hostile_values.py")
-    spec = importlib.util.spec_from_file_location("_urls_hostile_values", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-data = _load_data()
+data = hostile_values
 SHOPIFY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com$"
 
 
