@@ -132,7 +132,9 @@ def make_runtime(port: int, *, transport: httpx.BaseTransport | None = None,
     """A runtime that knows the ``bench`` service, with its own home (nothing of the user's)."""
     home = home or Path(tempfile.mkdtemp(prefix="bench-home-"))
     settings = HttpSettings(allow_loopback=True, transport=transport,
-                            async_transport=async_transport, timeout=TIMEOUT)
+                            async_transport=async_transport, timeout=TIMEOUT,
+                            max_connections=LIMITS.max_connections or 20,
+                            max_keepalive_connections=LIMITS.max_keepalive_connections or 10)
     runtime = Runtime(environ={"CONNECTOR_SDK_HOME": str(home),
                                "CONNECTOR_SDK_LOAD_PLUGINS": "bench"},
                       allow_loopback=True, http=settings,

@@ -63,7 +63,10 @@ class HttpSettings:
     transport: httpx.BaseTransport | None = None
     async_transport: httpx.AsyncBaseTransport | None = None
     max_connections: int = 20
-    max_keepalive_connections: int = 10
+    # As many keep-alive connections as connections: httpcore 1.0.9 can close a "surplus"
+    # idle connection that it has just handed to a waiting thread (encode/httpcore#1110),
+    # which fails that request with "Bad file descriptor" when many threads share a client.
+    max_keepalive_connections: int = 20
     verify: ssl.SSLContext | str | bool = True
     user_agent: str = USER_AGENT
     max_token_response_bytes: int = 256 * 1024
