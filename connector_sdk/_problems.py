@@ -41,9 +41,11 @@ class Problem:
         return format_path(self.path)
 
     def format_text(self) -> str:
-        """``file:line:col: RULE-ID message (at $.path)``, the line the CLI prints."""
+        """``file:line:col: RULE-ID message (at $.path)``, the line the CLI prints; a problem
+        with no position (a directory, an unreadable file) is ``file: RULE-ID message``."""
         where = f" (at {self.json_path})" if self.path else ""
-        return f"{self.file}:{self.line}:{self.column}: {self.rule} {self.message}{where}"
+        position = f":{self.line}:{self.column}" if self.line else ""
+        return f"{self.file}{position}: {self.rule} {self.message}{where}"
 
     def as_dict(self) -> dict[str, object]:
         return {

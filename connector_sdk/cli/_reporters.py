@@ -24,8 +24,8 @@ def _text(results: Sequence[FileResult], out: TextIO) -> None:
             count += 1
     files = sum(1 for r in results if r.kind != "directory")
     if count:
-        print(f"{count} problem{'s' if count != 1 else ''} in {files} file"
-              f"{'s' if files != 1 else ''}", file=out)
+        where = f" in {files} file{'s' if files != 1 else ''}" if files else ""
+        print(f"{count} problem{'s' if count != 1 else ''}{where}", file=out)
     else:
         print(f"{files} file{'s' if files != 1 else ''} valid", file=out)
 
