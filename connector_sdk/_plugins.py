@@ -26,6 +26,7 @@ from typing import Any, TextIO
 import pluggy
 
 from . import _hookspecs
+from ._hints import did_you_mean
 from ._registry import PluginFailure, ServiceRegistry
 
 __all__ = ["ENTRY_POINT_GROUP", "LoadedPlugin", "PluginSet", "first_result", "load_plugins"]
@@ -97,6 +98,11 @@ def load_plugins(
     for name, obj in (extra_plugins or {}).items():
         candidates.append((name, _constant(obj), None, None))
 
+    known = {c[0] for c in candidates} | {BUILTIN}
+    for name in sorted((allow or set()) - known):
+        plugins.failures.append(PluginFailure(
+            name, None, f"CONNECTOR_SDK_LOAD_PLUGINS names '{name}', but no installed plugin"
+            f" has that name{did_you_mean(name, known)}"))
     for name, load, dist, version in sorted(candidates, key=lambda c: c[0]):
         if name in block or (allow is not None and name not in allow):
             why = "blocked by CONNECTOR_SDK_BLOCK_PLUGINS" if name in block else (

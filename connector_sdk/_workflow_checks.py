@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from ._hints import json_type
+from ._hints import did_you_mean, json_type
 from ._problems import Problem
 from ._references import ROOTS, Reference, iter_templates, parse_reference
 from ._schemas import schema_problems
@@ -184,7 +184,7 @@ class _Checker:
         if ref.root not in ROOTS:
             self.add(path, "WORKFLOW-REFERENCE-ROOT",
                      f"{shown} names nothing: a reference starts with inputs., steps. or (in a"
-                     " foreach step) item")
+                     f" foreach step) item{did_you_mean(ref.root, sorted(ROOTS))}")
         elif ref.root == "inputs":
             if not ref.path:
                 return

@@ -198,6 +198,9 @@ def load_yaml(text: bytes | str, file: str) -> tuple[Document | None, list[Probl
         if "expected a single document" in what:
             return fail("YAML-MULTIPLE-DOCUMENTS", "file holds several YAML documents"
                         " ('---'): keep one manifest per file", line, column)
+        lines = text.splitlines()
+        if 0 < line <= len(lines) and "\t" in lines[line - 1][: column + 1]:
+            what += " (YAML indents with spaces, never tabs: replace the tab)"
         return fail("YAML-SYNTAX", f"YAML syntax error: {what}", line, column)
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         return fail("YAML-SYNTAX", f"YAML error: {exc}")

@@ -49,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"connector-sdk run: no such workflow file: {path}", file=sys.stderr)
         return 2
+    if _is_service_manifest(path):
+        print(f"connector-sdk run: {path} is a service manifest, not a workflow (it declares"
+              " manifest_version); check it with `connector-sdk validate`, or run a workflow"
+              " file (workflow_version: 1)", file=sys.stderr)
+        return 2
     with make_runtime(args, sandbox=args.sandbox) as runtime:
         try:
             workflow = load_workflow(path, services=runtime.services)
@@ -290,3 +295,15 @@ def _cell(value: Any, limit: int) -> str:
     else:
         text = " ".join(str(value).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _is_service_manifest(path: Path) -> bool:
+    import re
+
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(65536)
+    except OSError:
+        return False
+    return bool(re.search(rb"^manifest_version\s*:", head, re.M)) and not re.search(
+        rb"^workflow_version\s*:", head, re.M)

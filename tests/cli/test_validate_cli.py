@@ -228,3 +228,13 @@ def test_workflows_are_checked_against_manifests_of_the_same_run(
     assert code == 1
     assert "WORKFLOW-OPERATION-UNKNOWN" not in out  # the service came from svc.yaml
     assert "WORKFLOW-STEP-INPUT-INVALID" in out  # its schema applies: maximum 100
+
+
+def test_a_tab_in_the_indentation_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "tab.yaml"
+    path.write_text("manifest_version: 1\nservice:\n\tid: x\n")
+    code, out, _ = run_cli(capsys, "validate", str(path))
+    assert code == 1
+    assert "never tabs" in out

@@ -171,3 +171,12 @@ def test_validate_without_paths_checks_installed_manifests(scratch_site: Path) -
     failing = cli(scratch_site, "validate")
     assert failing.returncode == 1
     assert "PLUGIN-LOAD" in failing.stdout
+
+
+def test_an_unknown_name_in_the_allow_list_is_reported() -> None:
+    plugins = load_plugins({"CONNECTOR_SDK_LOAD_PLUGINS": "acme,acmee"}, entry_point_loader=list,
+                           extra_plugins={"acme": plugin_registering(ACME)})
+    [failure] = plugins.failures
+    assert failure.plugin == "acmee"
+    assert "did you mean 'acme'?" in failure.message
+    assert [s.id for s in plugins.registry] == ["acme"]

@@ -82,3 +82,12 @@ def test_an_invalid_input_type_is_a_problem_not_a_crash(tmp_path: Path) -> None:
                     "    authentication: t\n    inputs: {login: ['{{ inputs.login }}']}\n")
     rules = {p.rule for p in validate_paths([path])[0].problems}
     assert "SCHEMA-ENUM" in rules
+
+
+def test_a_misspelt_reference_root_gets_a_suggestion(tmp_path: Path) -> None:
+    path = tmp_path / "wf.yaml"
+    path.write_text("workflow_version: 1\nsteps:\n  - id: a\n    operation: twitch.get_users\n"
+                    "    authentication: t\n    inputs: {login: ['{{ input.x }}']}\n")
+    [problem] = validate_paths([path])[0].problems
+    assert problem.rule == "WORKFLOW-REFERENCE-ROOT"
+    assert "did you mean 'inputs'?" in problem.message

@@ -99,3 +99,9 @@ def test_failing_step_exits_1_with_the_report_and_no_secret(
     assert "error: step 'top_games' (twitch.get_top_games as 'twitch'): HTTP 403" in text.stdout
     for output in (result.stdout, result.stderr, text.stdout, text.stderr):
         assert canary not in output
+
+
+def test_running_a_service_manifest_says_what_it_is() -> None:
+    result = run("run", "connectors/twitch/connector_twitch/twitch.yaml", "--sandbox")
+    assert result.returncode == 2
+    assert "is a service manifest, not a workflow" in result.stderr
