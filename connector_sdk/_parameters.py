@@ -8,7 +8,6 @@ build ours from the failing keyword); and secret values leave as ``Secret`` inst
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from ._errors import ParameterError
+from ._hints import did_you_mean
 from ._model import Service
 from ._secrets import Secret, reveal
 
@@ -64,11 +64,10 @@ def validate_parameters(service: Service, values: Mapping[str, Any]) -> dict[str
     fields: dict[str, list[str]] = {}
     for name in values:
         if name not in declared:
-            hint = difflib.get_close_matches(name, list(declared), n=1)
+            hint = did_you_mean(name, declared)
             fields.setdefault(name, []).append(
                 "is not a parameter of this service"
-                + (f"; did you mean '{hint[0]}'?" if hint else
-                   f" (parameters: {', '.join(declared)})"))
+                + (hint or f" (parameters: {', '.join(declared)})"))
     plain = {k: reveal(v) for k, v in values.items() if k in declared}
     for name, value in plain.items():
         if isinstance(value, str) and _CONTROL.search(value):

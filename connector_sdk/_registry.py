@@ -82,12 +82,11 @@ class ServiceRegistry:
                 " twitch.get_users", operation=qualified)
         service = self.get(service_id)
         if op_id not in service.operations:
-            import difflib
+            from ._hints import did_you_mean
 
-            hint = difflib.get_close_matches(op_id, list(service.operations), n=1)
-            extra = f"; did you mean '{service_id}.{hint[0]}'?" if hint else ""
+            hint = did_you_mean(qualified, [f"{service_id}.{o}" for o in service.operations])
             raise OperationError(
-                f"service '{service_id}' has no operation '{op_id}'{extra} (see"
+                f"service '{service_id}' has no operation '{op_id}'{hint} (see"
                 f" `connector-sdk operations {service_id}`)", operation=qualified)
         return service, service.operations[op_id]
 

@@ -9,8 +9,8 @@ far more than running it, which matters when ``validate`` checks hundreds of fil
 
 from __future__ import annotations
 
-import difflib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib.resources import files
@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-from ._hints import json_type
+from ._hints import did_you_mean, json_type
 from ._problems import Problem
 from ._yaml import Document
 
@@ -86,10 +86,9 @@ def _to_problems(doc: Document, error: ValidationError) -> list[Problem]:
         for key in error.instance:
             if key in known or _matches_pattern_properties(error.schema, key):
                 continue
-            hint = difflib.get_close_matches(key, known, n=1)
-            fix = f"did you mean '{hint[0]}'?" if hint else f"known keys: {', '.join(known)}"
+            fix = did_you_mean(key, known) or f": known keys: {', '.join(known)}"
             problems.append(
-                doc.problem((*path, key), "SCHEMA-UNKNOWN-KEY", f"unknown key '{key}': {fix}",
+                doc.problem((*path, key), "SCHEMA-UNKNOWN-KEY", f"unknown key '{key}'{fix}",
                             key=True)
             )
         return problems
@@ -141,8 +140,6 @@ def _keyword_message(keyword: str, error: ValidationError) -> str:
 
 
 def _matches_pattern_properties(schema_: dict[str, Any], key: str) -> bool:
-    import re
-
     return any(re.search(p, key) for p in schema_.get("patternProperties", {}))
 
 
