@@ -30,7 +30,7 @@ import httpx
 from _server import BASIC, CLIENT_ID, CLIENT_SECRET
 
 from connector_sdk import Runtime, hookimpl
-from connector_sdk._http import HttpSettings
+from connector_sdk._http.settings import HttpSettings
 
 RAW = "raw httpx"
 SDK = "connector-sdk"

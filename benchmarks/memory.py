@@ -55,7 +55,7 @@ async def _child(mode: str, port: int) -> int:
                 cursor = page["pagination"]["cursor"]
                 if not cursor:
                     return seen
-    from connector_sdk._operations import call_operation, stream_items
+    from connector_sdk._operations.calls import call_operation, stream_items
 
     with tempfile.TemporaryDirectory(prefix="bench-home-") as home:
         runtime = make_runtime(port, home=Path(home))
@@ -108,8 +108,8 @@ def _measure(server: ServerProcess, mode: str, items: int) -> dict[str, float]:
 
 
 def run(server: ServerProcess, *, quick: bool = False) -> Section:
-    if importlib.util.find_spec("connector_sdk._operations") is None:
-        return unavailable("memory", "operation streaming (connector_sdk._operations) has"
+    if importlib.util.find_spec("connector_sdk._operations.calls") is None:
+        return unavailable("memory", "operation streaming (connector_sdk._operations.calls) has"
                                      " not landed")
     counts = (200, 2_000) if quick else (1_000, 10_000, 100_000)
     modes = (RAW, STREAM, COLLECT)

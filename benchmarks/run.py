@@ -47,7 +47,7 @@ def startup_section(server: ServerProcess, *, quick: bool = False) -> Section:
     """Section 4: CLI start-up against the import floor, and validating many manifests."""
     from validate_many import generate
 
-    from connector_sdk._validate import validate_paths
+    from connector_sdk.cli._validation import validate_paths
 
     rounds, count = (1, 10) if quick else (15, 500)
     exe = shutil.which("connector-sdk", path=str(Path(sys.executable).parent))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib.util
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import httpx
 from _common import median
 from _contenders import LIMITS, PARAMETERS, TIMEOUT, Target, make_runtime
-from _sections import Section, Table, judge, unavailable
+from _sections import Section, Table, judge
 from _server import ServerProcess
 
 RAW = "raw httpx + Semaphore"
@@ -60,8 +59,8 @@ async def _semaphore_run(client: httpx.AsyncClient, ids: list[str], concurrency:
 
 async def _measure(port: int, ids: list[str], concurrency: int, rounds: int,
                    home: Path) -> dict[str, list[float]]:
-    from connector_sdk._runner import run_workflow
-    from connector_sdk._workflow import load_workflow
+    from connector_sdk._workflows.model import load_workflow
+    from connector_sdk._workflows.runner import run_workflow
 
     runtime = make_runtime(port, home=home)
     runtime.create_authentication("bench", "bench", PARAMETERS)
@@ -100,9 +99,6 @@ async def _measure(port: int, ids: list[str], concurrency: int, rounds: int,
 
 
 def run(server: ServerProcess, *, quick: bool = False) -> Section:
-    if importlib.util.find_spec("connector_sdk._runner") is None:
-        return unavailable("throughput", "the workflow runner (connector_sdk._runner) has not"
-                                         " landed")
     count, concurrency, rounds = (40, 5, 1) if quick else (1000, 50, 7)
     server.control("config", token_latency=0, expires_in=3600)
     import tempfile

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from _common import median, print_table, save, time_calls, time_commands
 
-from connector_sdk._schemas import validator
-from connector_sdk._validate import validate_paths
+from connector_sdk._manifest.schemas import validator
+from connector_sdk.cli._validation import validate_paths
 
 ROOT = Path(__file__).parents[1]
 

@@ -31,29 +31,29 @@ from ._errors import (
     UnauthorizedError,
     WorkflowError,
 )
-from ._hookspecs import hookimpl, hookspec
-from ._manifest import load_manifest, load_service
-from ._model import Authentication, OperationSpec, Service
+from ._manifest.loader import load_manifest, load_service
+from ._manifest.model import Authentication, OperationSpec, Service
+from ._plugins.hookspecs import hookimpl, hookspec
+from ._plugins.registry import HandlerRegistrar, ServiceRegistrar
 from ._problems import Problem
-from ._registry import HandlerRegistrar, ServiceRegistrar
 from ._secrets import Secret, json_default
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._http import HttpSettings
-    from ._operations import (
+    from ._auth.cache import Token, TokenCache
+    from ._http.settings import HttpSettings
+    from ._operations.calls import (
         OperationContext,
         PageLimits,
         call_operation,
         call_operation_sync,
         stream_items,
     )
-    from ._ratelimit import RateLimitPolicy
-    from ._runner import RunResult, run_workflow, run_workflow_sync
-    from ._runtime import Runtime
-    from ._store import AuthenticationRecord, AuthenticationStore
-    from ._token_cache import Token, TokenCache
-    from ._workflow import Workflow, load_workflow
+    from ._operations.ratelimit import RateLimitPolicy
+    from ._runtime.runtime import Runtime
+    from ._stores.sqlite import AuthenticationRecord, AuthenticationStore
+    from ._workflows.model import Workflow, load_workflow
+    from ._workflows.runner import RunResult, run_workflow, run_workflow_sync
 
 __all__ = [
     "APIError",
@@ -111,23 +111,23 @@ __all__ = [
 
 #: Names whose modules import httpx: loaded on first use, so importing the package stays cheap.
 _LAZY = {
-    "AuthenticationRecord": "._store",
-    "AuthenticationStore": "._store",
-    "HttpSettings": "._http",
-    "Token": "._token_cache",
-    "TokenCache": "._token_cache",
-    "OperationContext": "._operations",
-    "PageLimits": "._operations",
-    "RateLimitPolicy": "._ratelimit",
-    "RunResult": "._runner",
-    "Runtime": "._runtime",
-    "Workflow": "._workflow",
-    "load_workflow": "._workflow",
-    "run_workflow": "._runner",
-    "run_workflow_sync": "._runner",
-    "call_operation": "._operations",
-    "call_operation_sync": "._operations",
-    "stream_items": "._operations",
+    "AuthenticationRecord": "._stores.sqlite",
+    "AuthenticationStore": "._stores.sqlite",
+    "HttpSettings": "._http.settings",
+    "Token": "._auth.cache",
+    "TokenCache": "._auth.cache",
+    "OperationContext": "._operations.calls",
+    "PageLimits": "._operations.calls",
+    "RateLimitPolicy": "._operations.ratelimit",
+    "RunResult": "._workflows.runner",
+    "Runtime": "._runtime.runtime",
+    "Workflow": "._workflows.model",
+    "load_workflow": "._workflows.model",
+    "run_workflow": "._workflows.runner",
+    "run_workflow_sync": "._workflows.runner",
+    "call_operation": "._operations.calls",
+    "call_operation_sync": "._operations.calls",
+    "stream_items": "._operations.calls",
 }
 
 

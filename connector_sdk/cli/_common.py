@@ -15,8 +15,8 @@ from .._errors import ConnectorSDKError
 from .._secrets import json_default
 
 if TYPE_CHECKING:
-    from .._model import Service
-    from .._runtime import Runtime
+    from .._manifest.model import Service
+    from .._runtime.runtime import Runtime
 
 __all__ = ["add_runtime_arguments", "emit_json", "make_runtime", "read_parameters"]
 
@@ -32,7 +32,7 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def make_runtime(args: argparse.Namespace, **kwargs: Any) -> Runtime:
-    from .._runtime import Runtime
+    from .._runtime.runtime import Runtime
 
     allow = True if getattr(args, "allow_loopback", False) else None
     route = os.environ.get("CONNECTOR_SDK_SANDBOX_URL")
@@ -68,7 +68,7 @@ def read_parameters(service: Service, pairs: Sequence[str], *, prompt: bool) -> 
     A secret typed on the command line would stay in the shell history and be visible to
     every user through ``ps``, so it is refused with the ways that are allowed.
     """
-    from .._parameters import coerce_text
+    from .._auth.parameters import coerce_text
 
     values: dict[str, Any] = {}
     for pair in pairs:

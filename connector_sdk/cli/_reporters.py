@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from .._validate import FileResult
+from ._validation import FileResult
 
 __all__ = ["REPORTERS", "report"]
 

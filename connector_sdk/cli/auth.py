@@ -108,7 +108,7 @@ def _test(args: argparse.Namespace) -> int:
         revoked = None
         if authentication.service.auth.revocation is not None:
             # The token would outlive this process unused (Twitch: about 60 days): revoke it.
-            from .._revocation import revoke
+            from .._auth.revocation import revoke
 
             revoked = revoke(authentication, runtime.tokens, runtime.http).revoked
     view = {

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ._common import UsageError, add_runtime_arguments, make_runtime
 
 if TYPE_CHECKING:
-    from .._model import OperationSpec
+    from .._manifest.model import OperationSpec
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from .._operations import PageLimits
+    from .._operations.calls import PageLimits
 
     if not args.auth and not args.sandbox:
         raise UsageError("give --auth NAME (see `connector-sdk auth list`), or --sandbox to run"
@@ -134,7 +134,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.format == "jsonl":
             asyncio.run(_stream(runtime, name, auth, values, limits))
         else:
-            from .._operations import call_operation
+            from .._operations.calls import call_operation
             from .._secrets import json_default
 
             output = asyncio.run(call_operation(runtime, name, auth, values, limits=limits))
@@ -146,7 +146,7 @@ def _run(args: argparse.Namespace) -> int:
 async def _stream(runtime: Any, name: str, auth: str, values: dict[str, Any], limits: Any) -> None:
     import contextlib
 
-    from .._operations import stream_items
+    from .._operations.calls import stream_items
     from .._secrets import json_default
 
     async with contextlib.aclosing(stream_items(runtime, name, auth, values,

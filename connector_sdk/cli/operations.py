@@ -89,7 +89,7 @@ def _constraint_text(entry: Mapping[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._plugins import load_plugins
+    from .._plugins.manager import load_plugins
 
     plugins = load_plugins(os.environ)
     registry = plugins.registry

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._plugins import load_plugins
+    from .._plugins.manager import load_plugins
 
     plugins = load_plugins(os.environ)
     services_by_plugin: dict[str, list[str]] = {}

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ._common import UsageError, add_runtime_arguments, make_runtime
 
 if TYPE_CHECKING:
-    from .._runner import RunEvent, RunResult, StepResult
-    from .._workflow import Workflow, WorkflowInput
+    from .._workflows.model import Workflow, WorkflowInput
+    from .._workflows.runner import RunEvent, RunResult, StepResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._errors import ManifestError, WorkflowError
-    from .._runner import run_workflow_sync
-    from .._workflow import load_workflow
+    from .._workflows.model import load_workflow
+    from .._workflows.runner import run_workflow_sync
 
     path: Path = args.workflow
     if not path.is_file():

@@ -38,7 +38,7 @@ def service_summary(service: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._plugins import load_plugins
+    from .._plugins.manager import load_plugins
 
     plugins = load_plugins(os.environ)
     services = [service_summary(s) for s in plugins.registry]

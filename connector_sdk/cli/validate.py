@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .._validate import FileResult
+    from ._validation import FileResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._validate import validate_paths
     from ._reporters import report
+    from ._validation import validate_paths
 
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
@@ -46,9 +46,9 @@ def _installed_results() -> list[FileResult]:
     """Installed plugins' manifests: valid services, and the problems of invalid ones."""
     import os
 
-    from .._plugins import load_plugins
+    from .._plugins.manager import load_plugins
     from .._problems import Problem
-    from .._validate import FileResult
+    from ._validation import FileResult
 
     plugins = load_plugins(os.environ)
     results = [FileResult(s.source, "manifest") for s in plugins.registry]

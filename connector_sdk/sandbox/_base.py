@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
-from .._httpx import httpx
+from .._http.seam import httpx
 
 __all__ = [
     "HEX",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from .._httpx import httpx
+from .._http.seam import httpx
 from ._data import DATA_EPOCH, TwitchData
 
 __all__ = ["ENDPOINTS", "HelixError"]

@@ -17,7 +17,7 @@ import weakref
 from types import TracebackType
 
 from .._errors import NetworkPolicyError
-from .._httpx import httpx
+from .._http.seam import httpx
 from ._base import Sandbox
 from ._server import SandboxServer, require_loopback
 from ._transport import SandboxTransport

@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from .._errors import NetworkPolicyError
-from .._httpx import httpx
+from .._http.seam import httpx
 from ._base import Sandbox
 from ._credentials import sandbox_parameters
 from ._factory import create_sandbox

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from .._httpx import httpx
+from .._http.seam import httpx
 from ._base import (
     HEX,
     Clock,

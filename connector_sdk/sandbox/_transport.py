@@ -9,7 +9,7 @@ a request meant for somewhere else into a silent success.
 
 from __future__ import annotations
 
-from .._httpx import httpx
+from .._http.seam import httpx
 from ._base import Sandbox
 
 __all__ = ["SandboxTransport"]

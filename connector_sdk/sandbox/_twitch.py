@@ -25,7 +25,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .._httpx import httpx
+from .._http.seam import httpx
 from ._base import LOWER_ALNUM, Clock, SandboxBase, TokenRecord, json_response, read_form
 from ._credentials import TWITCH_CLIENT_ID, TWITCH_CLIENT_SECRET
 from ._data import twitch_data

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import connector_sdk
-from connector_sdk import _hookspecs
+from connector_sdk._plugins import hookspecs as _hookspecs
 
 ROOT = Path(__file__).parents[2]
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from connector_sdk import hookimpl
-from connector_sdk._http import HttpSettings
-from connector_sdk._model import Authentication
-from connector_sdk._ratelimit import RateLimitPolicy
-from connector_sdk._runtime import Runtime
+from connector_sdk._http.settings import HttpSettings
+from connector_sdk._manifest.model import Authentication
+from connector_sdk._operations.ratelimit import RateLimitPolicy
+from connector_sdk._runtime.runtime import Runtime
 from connector_sdk.sandbox import (
     SandboxServer,
     SandboxTransport,

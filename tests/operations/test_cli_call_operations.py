@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connector_sdk._runtime import Runtime
+from connector_sdk._runtime.runtime import Runtime
 from connector_sdk.cli import call as call_command
 from connector_sdk.cli import main
 from connector_sdk.sandbox._data import LIVE_STREAMS

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from connector_sdk._errors import APIError, NetworkPolicyError, OperationError
-from connector_sdk._operations import (
+from connector_sdk._operations.calls import (
     OperationContext,
     call_operation,
     call_operation_sync,
@@ -22,7 +22,7 @@ from connector_sdk._operations import (
     render_body,
     stream_items,
 )
-from connector_sdk._runtime import Runtime
+from connector_sdk._runtime.runtime import Runtime
 
 from .conftest import LoopEnv, SandboxEnv, sandbox_env
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from connector_sdk._errors import RateLimitError
-from connector_sdk._operations import PageLimits, call_operation
-from connector_sdk._ratelimit import RateLimitPolicy, pace_delay, rate_limit_delay
+from connector_sdk._operations.calls import PageLimits, call_operation
+from connector_sdk._operations.ratelimit import RateLimitPolicy, pace_delay, rate_limit_delay
 from connector_sdk.sandbox import ShopifySandbox, TwitchSandbox
 
 from .conftest import FakeClock, LoopEnv, Sleeps, sandbox_env

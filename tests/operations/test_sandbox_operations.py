@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from connector_sdk._errors import APIError
-from connector_sdk._operations import (
+from connector_sdk._operations.calls import (
     PageLimits,
     call_operation,
     call_operation_sync,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from connector_sdk import hookimpl
-from connector_sdk._plugins import load_plugins
+from connector_sdk._plugins.manager import load_plugins
 
 ACME = (Path(__file__).parents[1] / "manifest" / "fixtures" / "valid" / "acme.yaml").read_text()
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from connector_sdk import Runtime, hookimpl
-from connector_sdk._store import AuthenticationRecord
-from connector_sdk._token_cache import MemoryTokenCache
+from connector_sdk._auth.cache import MemoryTokenCache
+from connector_sdk._stores.sqlite import AuthenticationRecord
 from connector_sdk.sandbox import sandbox_parameters
 
 

@@ -24,7 +24,7 @@ from connector_sdk._errors import (
     TokenResponseError,
     TokenTransportError,
 )
-from connector_sdk._retry import RetryPolicy
+from connector_sdk._http.retry import RetryPolicy
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(30)]
 
@@ -447,7 +447,7 @@ def test_a_misbehaving_revocation_endpoint_costs_bounded_time_and_memory(
 ):
     import tracemalloc
 
-    from connector_sdk._revocation import revoke
+    from connector_sdk._auth.revocation import revoke
 
     figures.scenario(f"T-revoke-{fault}")
     secret, tok = make_canary("secret"), make_canary("token")

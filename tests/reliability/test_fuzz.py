@@ -33,19 +33,19 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector_sdk._errors import ManifestError, NetworkPolicyError, TokenResponseError
-from connector_sdk._manifest import load_manifest
-from connector_sdk._problems import Problem
-from connector_sdk._templates import TemplateSyntaxError, parse_template
-from connector_sdk._token_response import (
+from connector_sdk._auth.response import (
     ResponseContext,
     endpoint_error,
     parse_token_response,
 )
-from connector_sdk._url_template import host_allowed
-from connector_sdk._urls import render_url
-from connector_sdk._validate import validate_document
-from connector_sdk._yaml import load_yaml
+from connector_sdk._errors import ManifestError, NetworkPolicyError, TokenResponseError
+from connector_sdk._http.policy import render_url
+from connector_sdk._manifest.loader import load_manifest
+from connector_sdk._manifest.reader import load_yaml
+from connector_sdk._manifest.templates import TemplateSyntaxError, parse_template
+from connector_sdk._manifest.url_template import host_allowed
+from connector_sdk._problems import Problem
+from connector_sdk.cli._validation import validate_document
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(300)]
 

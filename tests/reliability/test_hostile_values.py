@@ -23,17 +23,17 @@ from typing import Any
 import pytest
 
 from connector_sdk import Runtime
+from connector_sdk._auth.parameters import validate_parameters
 from connector_sdk._errors import NetworkPolicyError, ParameterError
-from connector_sdk._http import HttpSettings
-from connector_sdk._model import (
+from connector_sdk._http.settings import HttpSettings
+from connector_sdk._manifest.model import (
     Authentication,
     ClientCredentialsAuth,
     ParameterSpec,
     Service,
 )
-from connector_sdk._parameters import validate_parameters
+from connector_sdk._manifest.templates import parse_template
 from connector_sdk._secrets import Secret
-from connector_sdk._templates import parse_template
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(60)]
 

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from connector_sdk import Runtime
-from connector_sdk import _runner as runner
-from connector_sdk import _workflow as workflows
-from connector_sdk._retry import RetryPolicy
+from connector_sdk._http.retry import RetryPolicy
+from connector_sdk._workflows import model as workflows
+from connector_sdk._workflows import runner
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(120)]
 

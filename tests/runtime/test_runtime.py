@@ -248,7 +248,7 @@ def test_shop_domain_accept_and_reject_lists(shop: str, accepted: bool) -> None:
 
 def test_wrong_key_still_lists_shows_and_deletes(tmp_path: Path, canary: str) -> None:
     from connector_sdk import SecretKeyError
-    from connector_sdk._crypto import generate_key_text
+    from connector_sdk._stores.crypto import generate_key_text
 
     home = str(tmp_path / "home")
     with Runtime(environ={"CONNECTOR_SDK_HOME": home,

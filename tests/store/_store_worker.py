@@ -31,10 +31,10 @@ import sys
 import time
 from pathlib import Path
 
-from connector_sdk._crypto import load_secret_key
 from connector_sdk._errors import AuthenticationExists, AuthenticationNotFound, StoreError
 from connector_sdk._secrets import Secret
-from connector_sdk._store import open_default_store
+from connector_sdk._stores.crypto import load_secret_key
+from connector_sdk._stores.sqlite import open_default_store
 
 PREFIX = os.environ.get("STORE_TEST_SECRET", "not-a-secret")
 FILLER = "x" * 3000  # spreads a record over several pages, so a kill can land mid-record

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from connector_sdk._crypto import (
+from connector_sdk._errors import SecretKeyError, StoreError
+from connector_sdk._secrets import Secret
+from connector_sdk._stores.crypto import (
     KEY_ENV,
     KEY_FILE_NAME,
     SecretCipher,
@@ -18,9 +20,7 @@ from connector_sdk._crypto import (
     generate_key_text,
     load_secret_key,
 )
-from connector_sdk._errors import SecretKeyError, StoreError
-from connector_sdk._home import ensure_private_dir
-from connector_sdk._secrets import Secret
+from connector_sdk._stores.home import ensure_private_dir
 
 
 def new_cipher() -> SecretCipher:

@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from connector_sdk._crypto import KEY_ENV, KEY_FILE_NAME, SecretCipher, generate_key_text
 from connector_sdk._errors import (
     AuthenticationExists,
     AuthenticationNotFound,
     SecretKeyError,
     StoreError,
 )
-from connector_sdk._home import HOME_ENV, ensure_private_dir, sdk_home
 from connector_sdk._secrets import Secret
-from connector_sdk._store import (
+from connector_sdk._stores.crypto import KEY_ENV, KEY_FILE_NAME, SecretCipher, generate_key_text
+from connector_sdk._stores.home import HOME_ENV, ensure_private_dir, sdk_home
+from connector_sdk._stores.sqlite import (
     DATABASE_NAME,
     AuthenticationStore,
     SQLiteStore,

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from connector_sdk._crypto import KEY_FILE_NAME, generate_key_text
-from connector_sdk._home import ensure_private_dir
-from connector_sdk._store import DATABASE_NAME, AuthenticationRecord, open_default_store
+from connector_sdk._stores.crypto import KEY_FILE_NAME, generate_key_text
+from connector_sdk._stores.home import ensure_private_dir
+from connector_sdk._stores.sqlite import DATABASE_NAME, AuthenticationRecord, open_default_store
 
 WORKER = Path(__file__).with_name("_store_worker.py")
 

@@ -16,18 +16,18 @@ from typing import Any
 
 import pytest
 
-from connector_sdk._http import HttpSettings
-from connector_sdk._model import (
+from connector_sdk._auth.manager import TokenManager
+from connector_sdk._http.retry import RetryPolicy
+from connector_sdk._http.settings import HttpSettings
+from connector_sdk._manifest.model import (
     Authentication,
     ClientCredentialsAuth,
     ParameterSpec,
     RevocationSpec,
     Service,
 )
-from connector_sdk._retry import RetryPolicy
+from connector_sdk._manifest.templates import parse_template
 from connector_sdk._secrets import Secret
-from connector_sdk._templates import parse_template
-from connector_sdk._token_manager import TokenManager
 
 
 @dataclass

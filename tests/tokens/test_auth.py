@@ -9,9 +9,10 @@ import threading
 import httpx
 import pytest
 
-from connector_sdk._auth import ServiceAuth
+from connector_sdk._auth.attach import ServiceAuth
+from connector_sdk._auth.client import build_async_client, build_client
 from connector_sdk._errors import NetworkPolicyError, UnauthorizedError
-from connector_sdk._http import HttpSettings, build_async_client, build_client
+from connector_sdk._http.settings import HttpSettings
 
 
 class Provider:

@@ -6,7 +6,7 @@ from email.utils import formatdate
 
 import pytest
 
-from connector_sdk._retry import (
+from connector_sdk._http.retry import (
     RetryPolicy,
     backoff_delay,
     failure_cooldown,

@@ -7,9 +7,9 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from connector_sdk._model import RevocationSpec
-from connector_sdk._revocation import revoke
-from connector_sdk._templates import parse_template
+from connector_sdk._auth.revocation import revoke
+from connector_sdk._manifest.model import RevocationSpec
+from connector_sdk._manifest.templates import parse_template
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from connector_sdk._errors import TokenEndpointError, TokenTransportError
-from connector_sdk._http import HttpSettings
-from connector_sdk._retry import RetryPolicy
+from connector_sdk._http.retry import RetryPolicy
+from connector_sdk._http.settings import HttpSettings
 
 SLOW = 0.3
 

@@ -9,16 +9,16 @@ from email.utils import formatdate
 
 import pytest
 
+from connector_sdk._auth.cache import MemoryTokenCache, RefreshPolicy
 from connector_sdk._errors import (
     TokenEndpointError,
     TokenError,
     TokenResponseError,
     TokenTransportError,
 )
-from connector_sdk._http import HttpSettings
-from connector_sdk._model import ParameterSpec
-from connector_sdk._retry import RetryPolicy
-from connector_sdk._token_cache import MemoryTokenCache, RefreshPolicy
+from connector_sdk._http.retry import RetryPolicy
+from connector_sdk._http.settings import HttpSettings
+from connector_sdk._manifest.model import ParameterSpec
 
 # -- caching and refresh --------------------------------------------------------------------
 

@@ -7,10 +7,10 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from connector_sdk._auth.request import basic_authorization, build_token_request
 from connector_sdk._errors import NetworkPolicyError
-from connector_sdk._model import ParameterSpec
-from connector_sdk._templates import parse_template
-from connector_sdk._token_request import basic_authorization, build_token_request
+from connector_sdk._manifest.model import ParameterSpec
+from connector_sdk._manifest.templates import parse_template
 
 
 def test_twitch_post_body_matches_the_documented_request_byte_for_byte(kit, server, make_manager):

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from connector_sdk._errors import TokenEndpointError, TokenResponseError
-from connector_sdk._token_response import (
+from connector_sdk._auth.response import (
     ResponseContext,
     endpoint_error,
     parse_token_response,
     provider_message,
 )
+from connector_sdk._errors import TokenEndpointError, TokenResponseError
 
 CTX = ResponseContext(service="demo", authentication="main", default_expires_in=3600,
                       max_lifetime=30 * 86400.0, requested_scopes=("asked",))

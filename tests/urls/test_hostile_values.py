@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from connector_sdk._errors import NetworkPolicyError
+from connector_sdk._http.policy import render_url
 from connector_sdk._secrets import Secret
-from connector_sdk._urls import render_url
 
 from . import hostile_values
 

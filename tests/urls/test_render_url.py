@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from connector_sdk._errors import NetworkPolicyError
+from connector_sdk._http.policy import check_url, is_loopback_host, render_url
+from connector_sdk._manifest.templates import parse_template
 from connector_sdk._secrets import Secret
-from connector_sdk._templates import parse_template
-from connector_sdk._urls import check_url, is_loopback_host, render_url
 
 from . import hostile_values
 

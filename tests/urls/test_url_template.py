@@ -1,4 +1,4 @@
-"""Static URL-template analysis and host rules (connector_sdk._url_template)."""
+"""Static URL-template analysis and host rules (connector_sdk._manifest.url_template)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from connector_sdk._templates import parse_template
-from connector_sdk._url_template import (
+from connector_sdk._manifest.templates import parse_template
+from connector_sdk._manifest.url_template import (
     SAFE_HOST_VALUE,
     host_allowed,
     host_pattern_problems,
@@ -123,7 +123,7 @@ def test_literal_host_is_checked_against_allowed_hosts_when_given() -> None:
 
 
 def test_url_template_module_does_not_import_httpx() -> None:
-    code = ("import sys, connector_sdk._url_template; "
+    code = ("import sys, connector_sdk._manifest.url_template; "
             "sys.exit(1 if 'httpx' in sys.modules else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr.decode()

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connector_sdk._http import HttpSettings
-from connector_sdk._runtime import Runtime
+from connector_sdk._http.settings import HttpSettings
+from connector_sdk._runtime.runtime import Runtime
 from connector_sdk.sandbox import (
     SandboxTransport,
     ShopifySandbox,

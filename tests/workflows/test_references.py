@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connector_sdk._errors import WorkflowError
-from connector_sdk._references import compile_value
+from connector_sdk._workflows.references import compile_value
 
 SCOPE = {
     "inputs": {"login": "twitchdev", "count": 3, "flag": True},

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from connector_sdk._rules import RULES
-from connector_sdk._validate import validate_paths
+from connector_sdk._manifest.rules import RULES
+from connector_sdk.cli._validation import validate_paths
 
 FIXTURES = Path(__file__).parent / "fixtures"
 INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from connector_sdk._errors import WorkflowError
-from connector_sdk._runner import RunEvent, run_workflow, run_workflow_sync
-from connector_sdk._workflow import load_workflow
+from connector_sdk._workflows.model import load_workflow
+from connector_sdk._workflows.runner import RunEvent, run_workflow, run_workflow_sync
 from connector_sdk.sandbox import ShopifySandbox, TwitchSandbox
 
 MakeRuntime = Any  # conftest.make_runtime: (**options) -> (Runtime, CountingTransport)
@@ -268,7 +268,7 @@ def test_bad_inputs_are_refused_before_any_request(
 
 def test_foreach_over_the_limit_from_a_step_output_sends_none_of_its_items(
         make_runtime: MakeRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("connector_sdk._runner.MAX_FOREACH_ITEMS", 2)
+    monkeypatch.setattr("connector_sdk._workflows.runner.MAX_FOREACH_ITEMS", 2)
     runtime, transport = make_runtime()
     flow = workflow("""
 workflow_version: 1
@@ -328,7 +328,7 @@ def test_sync_entry_point_refuses_a_running_loop(make_runtime: MakeRuntime) -> N
 
 
 def test_sandbox_runtime_needs_no_stored_authentication(tmp_path: Path) -> None:
-    from connector_sdk._runtime import Runtime
+    from connector_sdk._runtime.runtime import Runtime
 
     with Runtime(sandbox=True, home=tmp_path) as runtime:
         flow = load_workflow(EXAMPLES / "twitch-top-streams.yaml", services=runtime.services)

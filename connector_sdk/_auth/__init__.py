@@ -1,0 +1,1 @@
+"""_auth: see docs/architecture.md."""

@@ -1,0 +1,292 @@
+"""``ServiceAuth``: attach an authentication's token to requests, refresh once on 401.
+
+The decisions live in ``ServiceAuth.flow``, a generator with no I/O and no locks: check the
+request's URL against the service's allowed hosts (a caller may have built it), ask for a
+token, attach the manifest's header templates, and on a 401 ask for a new token in place of
+the rejected one and send the request once more; a second 401 raises ``UnauthorizedError``.
+The thin ``sync_auth_flow``/``async_auth_flow`` overrides answer the generator's requests
+with the ``TokenManager`` (blocking or awaiting), so one class serves ``httpx.Client`` and
+``httpx.AsyncClient``, and the event loop never waits on a lock or a blocking fetch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._errors import UnauthorizedError
+from .._http.policy import check_url
+from .._http.seam import httpx
+from .._manifest.model import Authentication
+from .cache import Token
+from .request import render_text, secret_strings
+from .response import provider_message, redact
+
+if TYPE_CHECKING:
+    from .manager import TokenManager
+
+__all__ = ["CHECKED_EXTENSION", "ORIGIN_EXTENSION", "ServiceAuth", "origin_of"]
+
+logger = logging.getLogger("connector_sdk.tokens")
+
+#: Request extension recording the origin a token was attached for (redirect guard, _http).
+ORIGIN_EXTENSION = "connector_sdk.token_origin"
+#: Request extension ``(url, service, allow_loopback)``: ``flow`` checked this very URL object
+#: against this service's policy, so the client's per-hop guard (_http) need not check it
+#: again; a redirect hop is a new URL object and is checked.
+CHECKED_EXTENSION = "connector_sdk.checked_url"
+
+#: How much of a 401 body is read: enough for the provider's message, never a huge body.
+BODY_LIMIT = 64 * 1024
+
+
+def origin_of(url: httpx.URL) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)``: what must stay equal for credentials to follow a request."""
+    return (url.scheme, url.host, url.port)
+
+
+@dataclass(frozen=True, slots=True)
+class NeedToken:
+    """Flow step: give me a token; ``rejected`` is the one the API just refused, if any."""
+
+    rejected: Token | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBody:
+    """Flow step: read the start of this response's body (at most ``BODY_LIMIT`` bytes
+    within the timeout) for the error message; answered with the bytes read."""
+
+    response: httpx.Response
+
+
+@dataclass(frozen=True, slots=True)
+class Discard:
+    """Flow step: the request will be sent again; this response's body is not wanted.
+
+    httpx reads the body of a response an auth flow answers with a new request; the driver
+    swaps the unread stream for the few bytes it reads within bounds, so a huge or dripping
+    401 body costs neither memory nor time.
+    """
+
+    response: httpx.Response
+
+
+FlowStep = NeedToken | ReadBody | Discard | httpx.Request
+
+
+class ServiceAuth(httpx.Auth):
+    """Attaches ``authentication``'s token to every request sent through the client.
+
+    Callers may rely on: a request to a host outside the service's ``allowed_hosts`` raises
+    ``NetworkPolicyError`` before a token is attached; a 401 triggers exactly one token
+    refresh (single flight in the manager) and one retry; a second 401 raises
+    ``UnauthorizedError`` naming the service and authentication. Of a 401's body at most
+    ``BODY_LIMIT`` bytes are read, within the timeout: a huge or dripping body costs neither
+    memory nor time.
+    """
+
+    requires_request_body = True  # the body is sent twice when a 401 is retried
+
+    def __init__(
+        self,
+        authentication: Authentication,
+        manager: TokenManager,
+        *,
+        allow_loopback: bool = False,
+    ) -> None:
+        self._authentication = authentication
+        self._manager = manager
+        self._allow_loopback = allow_loopback
+        self._service = authentication.service
+        self._secrets = secret_strings(authentication)
+        self._rendered: tuple[Token, tuple[tuple[str, str], ...]] | None = None
+        self._token: Token | None = None
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Not used: httpx calls the sync/async overrides, which drive ``flow``."""
+        raise TypeError("ServiceAuth is driven through httpx.Client or httpx.AsyncClient")
+
+    def flow(self, request: httpx.Request) -> Generator[FlowStep, Any, None]:
+        """The pure decision sequence; the drivers answer ``NeedToken`` and ``ReadBody``."""
+        service = self._service
+        check_url(
+            request.url,
+            service=service.id,
+            url_name="request",
+            allowed_hosts=service.allowed_hosts,
+            allow_loopback=self._allow_loopback,
+        )
+        request.extensions[CHECKED_EXTENSION] = (request.url, service, self._allow_loopback)
+        token: Token = yield NeedToken()
+        self._attach(request, token)
+        response: httpx.Response = yield request
+        if response.status_code != 401:
+            return
+        logger.debug(
+            "API answered 401; refreshing the token once (service=%s authentication=%s)",
+            service.id,
+            self._authentication.name,
+        )
+        yield Discard(response)
+        token = yield NeedToken(rejected=token)
+        self._attach(request, token)
+        response = yield request
+        if response.status_code != 401:
+            return
+        body: bytes = yield ReadBody(response)
+        raise self._unauthorized(request, response, body, token)
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        flow = self.flow(request)
+        value: Any = None
+        while True:
+            try:
+                step = flow.send(value)
+            except StopIteration:
+                return
+            if isinstance(step, NeedToken):
+                value = self._held(step)
+                if value is None:
+                    value = self._manager.get_token(self._authentication)
+                    self._token = value
+            elif isinstance(step, ReadBody):
+                value = self._read_sync(step.response, decoded=True)
+            elif isinstance(step, Discard):
+                if isinstance(step.response.stream, httpx.SyncByteStream):
+                    step.response.stream = httpx.ByteStream(
+                        self._read_sync(step.response, decoded=False))
+                value = None
+            else:
+                value = yield step
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        flow = self.flow(request)
+        value: Any = None
+        while True:
+            try:
+                step = flow.send(value)
+            except StopIteration:
+                return
+            if isinstance(step, NeedToken):
+                value = self._held(step)
+                if value is None:
+                    value = await self._manager.aget_token(self._authentication)
+                    self._token = value
+            elif isinstance(step, ReadBody):
+                value = await self._read_async(step.response, decoded=True)
+            elif isinstance(step, Discard):
+                if isinstance(step.response.stream, httpx.AsyncByteStream):
+                    step.response.stream = httpx.ByteStream(
+                        await self._read_async(step.response, decoded=False))
+                value = None
+            else:
+                value = yield step
+
+    def _read_sync(self, response: httpx.Response, *, decoded: bool) -> bytes:
+        """At most ``BODY_LIMIT`` bytes of the body, read within the timeout; the stream is
+        closed after. ``decoded=False`` reads the raw stream, leaving the response unread."""
+        deadline = time.monotonic() + self._manager.settings.timeout
+        raw = response.stream
+        body = bytearray()
+        try:
+            if decoded or not isinstance(raw, httpx.SyncByteStream):
+                chunks: Iterator[bytes] = response.iter_bytes()
+            else:
+                chunks = iter(raw)
+            for chunk in chunks:
+                body += chunk
+                if len(body) >= BODY_LIMIT or time.monotonic() > deadline:
+                    break
+        except httpx.HTTPError:
+            pass  # the message shows what arrived
+        finally:
+            if decoded or not isinstance(raw, httpx.SyncByteStream):
+                response.close()
+            else:
+                raw.close()
+        return bytes(body[:BODY_LIMIT])
+
+    async def _read_async(self, response: httpx.Response, *, decoded: bool) -> bytes:
+        """The async twin of ``_read_sync``."""
+        deadline = time.monotonic() + self._manager.settings.timeout
+        raw = response.stream
+        body = bytearray()
+        try:
+            if decoded or not isinstance(raw, httpx.AsyncByteStream):
+                chunks: AsyncIterator[bytes] = response.aiter_bytes()
+            else:
+                chunks = aiter(raw)
+            async for chunk in chunks:
+                body += chunk
+                if len(body) >= BODY_LIMIT or time.monotonic() > deadline:
+                    break
+        except httpx.HTTPError:
+            pass
+        finally:
+            if decoded or not isinstance(raw, httpx.AsyncByteStream):
+                await response.aclose()
+            else:
+                await raw.aclose()
+        return bytes(body[:BODY_LIMIT])
+
+    def _held(self, step: NeedToken) -> Token | None:
+        """The token this client last used, while fresh: the warm path skips the manager's
+        locks. A token another client saw rejected is caught by this client's own 401."""
+        if step.rejected is not None:
+            self._manager.invalidate(self._authentication, step.rejected)
+            self._token = None
+            return None
+        token = self._token
+        if token is not None and self._manager.is_fresh(token):
+            return token
+        return None
+
+    def _headers(self, token: Token) -> tuple[tuple[str, str], ...]:
+        rendered = self._rendered
+        if rendered is not None and rendered[0] is token:
+            return rendered[1]
+        values = {
+            **self._authentication.parameters,
+            "access_token": token.access_token,
+            "token_type": token.token_type,
+        }
+        headers = tuple(
+            (name, render_text(template, values, service=self._service.id, field=f"header {name}"))
+            for name, template in self._service.auth.headers.items()
+        )
+        self._rendered = (token, headers)
+        return headers
+
+    def _attach(self, request: httpx.Request, token: Token) -> None:
+        for name, value in self._headers(token):
+            request.headers[name] = value
+        request.extensions[ORIGIN_EXTENSION] = origin_of(request.url)
+
+    def _unauthorized(
+        self, request: httpx.Request, response: httpx.Response, body: bytes, token: Token
+    ) -> UnauthorizedError:
+        secrets = (*self._secrets, token.access_token.reveal())
+        _, message = provider_message(
+            body, response.headers.get("content-type"), secrets=secrets
+        )
+        url = request.url
+        port = f":{url.port}" if url.port is not None else ""
+        where = redact(f"{request.method} {url.scheme}://{url.host}{port}{url.path}", secrets)
+        return UnauthorizedError(
+            f"service '{self._service.id}', authentication '{self._authentication.name}': the"
+            f" API answered 401 to {where} twice, the second time with a newly obtained token:"
+            f" {message}; check that the authentication's credentials may call this API"
+            " (client id, scopes, app installation)",
+            service=self._service.id,
+            authentication=self._authentication.name,
+            status=401,
+            provider_message=message,
+        )

@@ -1,0 +1,117 @@
+"""Checking authentication parameter values against a service's parameter schema.
+
+This is where secret values enter the SDK, so it is careful about three things: every invalid
+field is listed at once (a user fixing one field at a time is a user retrying with their
+secret on the command line); no message quotes a value (jsonschema's own messages do, so we
+build ours from the failing keyword); and secret values leave as ``Secret`` instances.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from .._errors import ParameterError
+from .._hints import did_you_mean
+from .._manifest.model import Service
+from .._secrets import Secret, reveal
+
+__all__ = ["coerce_text", "validate_parameters"]
+
+#: Never valid in a parameter: ``^...$`` patterns admit a trailing newline under re.search.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@lru_cache(maxsize=64)
+def _validator(schema_json: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(schema_json), format_checker=FormatChecker())
+
+
+def _reason(error: ValidationError) -> str:
+    """Why a value failed, from the keyword and the schema, never from the value."""
+    keyword, expected = error.validator, error.validator_value
+    if keyword == "pattern":
+        return f"does not match the pattern {expected}"
+    if keyword == "enum":
+        return "must be one of: " + ", ".join(json.dumps(v) for v in expected)
+    if keyword == "const":
+        return f"must be {json.dumps(expected)}"
+    if keyword == "type":
+        return f"must be of type {expected}"
+    if keyword in ("minLength", "maxLength"):
+        return f"must be {'at least' if keyword == 'minLength' else 'at most'} {expected}" \
+               " characters long"
+    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"must satisfy {keyword} {expected}"
+    if keyword == "format":
+        return f"must be a valid {expected}"
+    return f"does not satisfy '{keyword}'"
+
+
+def validate_parameters(service: Service, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Checked values with defaults applied and secrets wrapped; ``ParameterError`` otherwise.
+
+    ``ParameterError.fields`` maps each offending parameter to its reasons, so a caller (the
+    CLI, a UI) can show all of them next to their fields.
+    """
+    declared = {p.name: p for p in service.parameters}
+    fields: dict[str, list[str]] = {}
+    for name in values:
+        if name not in declared:
+            hint = did_you_mean(name, declared)
+            fields.setdefault(name, []).append(
+                "is not a parameter of this service"
+                + (hint or f" (parameters: {', '.join(declared)})"))
+    plain = {k: reveal(v) for k, v in values.items() if k in declared}
+    for name, value in plain.items():
+        if isinstance(value, str) and _CONTROL.search(value):
+            fields.setdefault(name, []).append(
+                "contains a control character (a line break?): remove it")
+    for spec in service.parameters:
+        if spec.name not in plain and spec.has_default:
+            plain[spec.name] = spec.default
+    schema = dict(service.parameters_schema)
+    for error in _validator(json.dumps(schema, sort_keys=True)).iter_errors(plain):
+        if error.validator == "required":
+            for name in (n for n in error.validator_value if n not in plain):
+                fields.setdefault(name, []).append("is required")
+            continue
+        path = list(error.absolute_path)
+        name = str(path[0]) if path else ""
+        if error.validator == "additionalProperties":
+            continue  # unknown names are reported above, with a suggestion
+        fields.setdefault(name, []).append(_reason(error))
+    if fields:
+        detail = "; ".join(f"{name or '(parameters)'} {', '.join(reasons)}"
+                           for name, reasons in sorted(fields.items()))
+        raise ParameterError(
+            f"invalid parameters for service '{service.id}': {detail}"
+            " (see `connector-sdk services` for each parameter's constraints)",
+            service=service.id, fields=fields)
+    return {
+        name: Secret(str(value)) if declared[name].secret else value
+        for name, value in plain.items()
+    }
+
+
+def coerce_text(service: Service, name: str, text: str) -> Any:
+    """Turn command-line text into the parameter's JSON type (``42`` for an integer)."""
+    spec = service.parameter(name)
+    if spec is None or spec.type in (None, "string"):
+        return text
+    try:
+        if spec.type == "integer":
+            return int(text)
+        if spec.type == "number":
+            return float(text)
+        if spec.type == "boolean" and text.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return text.lower() in ("true", "1", "yes")
+    except ValueError:
+        pass
+    return text  # left for the schema check to report with the right reason

@@ -1,0 +1,317 @@
+"""Read a token endpoint's answer: RFC 6749 §5.1/§5.2 and the providers' own shapes. Pure.
+
+Success needs a JSON object with a non-empty string ``access_token``. Around that, the
+providers differ and the parser is tolerant on purpose:
+
+* ``token_type`` in any case (Twitch ``bearer``), or absent (Shopify): the manifest's
+  ``default_token_type`` is used; a type the manifest does not accept is refused (§7.1).
+  ``bearer`` is normalised to ``Bearer`` since headers must say ``Bearer``.
+* ``expires_in`` a number, a numeric string, ``null`` or missing (the manifest's default),
+  ``0`` or negative (also the default: never a token request per call), huge (clamped by
+  the caller's ``max_lifetime``).
+* ``scope`` a space- or comma-separated string (RFC, Shopify), a list (Twitch), or
+  ``null``/missing (the requested scopes, as §5.1 says).
+
+Errors are read whatever their shape: RFC ``error``/``error_description``, Twitch
+``{"status":400,"message":...}``, Shopify ``{"errors":...}`` or plain text, a proxy's HTML.
+The provider's message is cut to a few hundred characters and every secret of the
+authentication (and any token-looking JSON member) is removed before it is shown.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .._errors import TokenEndpointError, TokenResponseError
+from .._http.retry import PERMANENT_OAUTH_ERRORS
+from .._secrets import MASK, Secret
+
+__all__ = [
+    "MESSAGE_LIMIT",
+    "ResponseContext",
+    "TokenGrant",
+    "endpoint_error",
+    "parse_token_response",
+    "provider_message",
+    "redact",
+]
+
+MESSAGE_LIMIT = 200
+_TOKEN_MEMBER = re.compile(
+    r'("(?:access_token|refresh_token|id_token|token)"\s*:\s*")((?:[^"\\]|\\.)*)("?)'
+)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+_SCOPE_SPLIT = re.compile(r"[,\s]+")
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseContext:
+    """What the parser needs to know about the request it reads the answer of."""
+
+    service: str
+    authentication: str
+    accepted_token_types: tuple[str, ...] = ("bearer",)
+    default_token_type: str | None = None
+    default_expires_in: float = 3600
+    max_lifetime: float = 30 * 24 * 3600.0
+    requested_scopes: tuple[str, ...] = ()
+    redact: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class TokenGrant:
+    """A parsed successful answer; ``expires_in`` is clamped to ``[0, max_lifetime]``."""
+
+    access_token: Secret
+    token_type: str
+    scopes: tuple[str, ...]
+    expires_in: float
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenGrant(token_type={self.token_type!r}, scopes={self.scopes!r}, "
+            f"expires_in={self.expires_in!r}, access_token=<hidden>)"
+        )
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by the mask and token-looking JSON values masked."""
+    for value in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return _TOKEN_MEMBER.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+
+
+def _shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    text = _SPACE.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def _decode_json(body: bytes) -> Any:
+    """The JSON value of ``body``, or ``None``; by content, whatever the media type says."""
+    try:
+        return json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+
+
+def _text_of(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        parts = [_text_of(v) for v in value]
+        return "; ".join(p for p in parts if p)
+    if isinstance(value, dict):
+        for name in ("message", "error_description", "detail", "error"):
+            if isinstance(value.get(name), str):
+                return str(value[name])
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def provider_message(
+    body: bytes, content_type: str | None, *, secrets: Iterable[str] = ()
+) -> tuple[str | None, str]:
+    """``(oauth_error, message)`` read from an error body of any shape, redacted and short.
+
+    ``oauth_error`` is the RFC 6749 §5.2 ``error`` code when the body has one. ``message``
+    is the provider's own text (``error_description``, Twitch ``message``, Shopify
+    ``errors``), the title or text of an HTML page, or the start of a plain-text body.
+    """
+    data = _decode_json(body)
+    oauth_error: str | None = None
+    message: str | None = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, str) and error:
+            oauth_error = error
+        for name in ("error_description", "message", "errors", "error_message", "detail"):
+            text = _text_of(data.get(name))
+            if text:
+                message = text
+                break
+        if message is None and oauth_error is None:
+            message = json.dumps(data, ensure_ascii=False)
+    elif data is not None:
+        message = _text_of(data)
+    else:
+        text = body.decode("utf-8", errors="replace")
+        is_html = "html" in (content_type or "").lower() or text.lstrip()[:1] == "<"
+        if is_html:
+            title = _TITLE.search(text)
+            text = title.group(1) if title else _TAG.sub(" ", text)
+            text = html.unescape(text)
+        message = text
+    message = _shorten(redact(message or "", secrets)) or (
+        "no description given" if oauth_error else "(empty body)")
+    if oauth_error is not None:
+        oauth_error = _shorten(redact(oauth_error, secrets), 60)
+    return oauth_error, message
+
+
+def _where(ctx: ResponseContext) -> str:
+    return f"service '{ctx.service}', authentication '{ctx.authentication}'"
+
+
+def endpoint_error(
+    status: int,
+    content_type: str | None,
+    body: bytes,
+    ctx: ResponseContext,
+    *,
+    attempts: int = 1,
+) -> TokenEndpointError:
+    """The error for a non-2xx answer; ``permanent`` for 4xx other than 408/425/429."""
+    oauth_error, message = provider_message(body, content_type, secrets=ctx.redact)
+    permanent = 400 <= status < 500 and status not in (408, 425, 429)
+    if oauth_error in PERMANENT_OAUTH_ERRORS:
+        permanent = True
+    if status in (401, 403) or oauth_error in ("invalid_client", "unauthorized_client"):
+        fix = "check the authentication's client id and secret (and that the app may use it)"
+    elif oauth_error == "invalid_scope":
+        fix = "check the scopes the service manifest requests"
+    elif status == 429:
+        fix = "the provider is rate limiting token requests; try again later"
+    elif status >= 500:
+        fix = "the provider's token endpoint is failing; try again later"
+    elif 300 <= status < 400:
+        fix = "the token URL redirects, and redirects are not followed; fix the token_url"
+    else:
+        fix = "check the authentication's parameters and the service manifest's auth section"
+    code = f" ({oauth_error})" if oauth_error else ""
+    tries = f" after {attempts} attempts" if attempts > 1 else ""
+    return TokenEndpointError(
+        f"{_where(ctx)}: the token endpoint answered HTTP {status}{code}{tries}: {message};"
+        f" {fix}",
+        service=ctx.service,
+        authentication=ctx.authentication,
+        status=status,
+        provider_message=message,
+        oauth_error=oauth_error,
+        permanent=permanent,
+    )
+
+
+def _response_error(
+    ctx: ResponseContext, status: int, problem: str, *, oauth_error: str | None = None,
+    provider: str | None = None, permanent: bool = False,
+) -> TokenResponseError:
+    return TokenResponseError(
+        f"{_where(ctx)}: the token endpoint answered HTTP {status} but {problem}",
+        service=ctx.service,
+        authentication=ctx.authentication,
+        status=status,
+        provider_message=provider,
+        oauth_error=oauth_error,
+        permanent=permanent,
+    )
+
+
+def _expires_in(value: Any, ctx: ResponseContext) -> float:
+    seconds: float | None = None
+    if isinstance(value, bool) or value is None:
+        seconds = None
+    elif isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        try:
+            seconds = float(value.strip())
+        except ValueError:
+            seconds = None
+    if seconds is None or math.isnan(seconds) or seconds <= 0:
+        # 0 or negative says nothing usable (Twitch's validate uses 0 for "no expiry"); using
+        # the token once would mean one token request per API call: take the default and
+        # rely on the 401 refresh if the provider disagrees.
+        seconds = float(ctx.default_expires_in)
+    return min(max(seconds, 0.0), ctx.max_lifetime)
+
+
+def _scopes(value: Any, ctx: ResponseContext) -> tuple[str, ...]:
+    if value is None:
+        return ctx.requested_scopes
+    if isinstance(value, str):
+        return tuple(s for s in _SCOPE_SPLIT.split(value) if s)
+    if isinstance(value, list):
+        return tuple(s.strip() for s in value if isinstance(s, str) and s.strip())
+    return ctx.requested_scopes
+
+
+def _token_type(value: Any, ctx: ResponseContext, status: int) -> str:
+    if value is None or value == "":
+        if ctx.default_token_type is None:
+            raise _response_error(
+                ctx,
+                status,
+                "its body has no token_type and the service manifest declares no"
+                " default_token_type; add default_token_type to the manifest's auth section",
+                permanent=True,
+            )
+        chosen = ctx.default_token_type
+    elif isinstance(value, str):
+        accepted = {t.lower() for t in ctx.accepted_token_types}
+        if ctx.default_token_type:
+            accepted.add(ctx.default_token_type.lower())
+        if value.lower() not in accepted:
+            shown = _shorten(redact(value, ctx.redact), 40)
+            raise _response_error(
+                ctx,
+                status,
+                f"the token type '{shown}' is not one the service accepts"
+                f" ({', '.join(sorted(accepted))}); a token of an unknown type must not be"
+                " used (RFC 6749 §7.1); add it to accepted_token_types if the provider"
+                " documents it",
+                permanent=True,
+            )
+        chosen = value
+    else:
+        raise _response_error(ctx, status, "its token_type is not a string")
+    return "Bearer" if chosen.lower() == "bearer" else chosen
+
+
+def parse_token_response(
+    status: int, content_type: str | None, body: bytes, ctx: ResponseContext
+) -> TokenGrant:
+    """The token of a 2xx answer, or ``TokenResponseError`` saying what is wrong with it.
+
+    Never raises anything else (no raw ``JSONDecodeError``). An ``error`` member in a 200
+    answer is an error; it is permanent when its code is one of RFC 6749's client errors.
+    """
+    data = _decode_json(body)
+    if not isinstance(data, dict):
+        kind = (content_type or "no content type").split(";")[0].strip()
+        start = _shorten(redact(body[:MESSAGE_LIMIT].decode("utf-8", "replace"), ctx.redact))
+        shape = "not JSON" if data is None else f"JSON {type(data).__name__}, not an object"
+        return_msg = f"its body is {shape} ({kind}): {start or '(empty body)'}"
+        raise _response_error(ctx, status, return_msg, provider=start)
+    error = data.get("error")
+    if error is not None and error != "":
+        oauth_error, message = provider_message(body, content_type, secrets=ctx.redact)
+        raise _response_error(
+            ctx,
+            status,
+            f"with an error ({oauth_error or 'unnamed'}): {message}",
+            oauth_error=oauth_error,
+            provider=message,
+            permanent=oauth_error in PERMANENT_OAUTH_ERRORS,
+        )
+    token = data.get("access_token")
+    if not isinstance(token, str) or not token:
+        problem = "missing" if token is None else "empty" if token == "" else "not a string"
+        raise _response_error(
+            ctx, status, f"its access_token is {problem}; the provider issued no token"
+        )
+    return TokenGrant(
+        access_token=Secret(token),
+        token_type=_token_type(data.get("token_type"), ctx, status),
+        scopes=_scopes(data.get("scope"), ctx),
+        expires_in=_expires_in(data.get("expires_in"), ctx),
+    )

@@ -1,0 +1,134 @@
+"""HTTP settings and the plain clients built from them (no authentication).
+
+The authenticated client lives in ``connector_sdk._auth.client``. Token and revocation
+requests use clients built from the same ``HttpSettings`` (same transport), so a sandbox
+that routes traffic through a transport sees token requests too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from .._version import __version__
+from .seam import httpx
+
+__all__ = [
+    "HttpSettings",
+    "make_ssl_context",
+    "new_async_client",
+    "new_client",
+    "owned_client",
+    "preload_async_backend",
+]
+
+USER_AGENT = f"connector-sdk/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """How the SDK talks HTTP; one value shared by API clients and token requests.
+
+    ``timeout`` bounds each of connect, read, write and pool waits, in seconds, and the whole
+    body of a token answer (a server dripping bytes cannot hold a token call).
+    ``allow_loopback`` permits ``http://127.0.0.1``-style URLs (tests, sandboxes).
+    ``transport``/``async_transport`` replace the network (routing, sandboxes); the SDK never
+    closes a transport it was given. ``max_connections`` keeps pools modest (httpx's pool
+    cost grows with its size). ``verify`` is passed to httpx (an ``ssl.SSLContext``, a CA
+    bundle path or a bool). ``max_token_response_bytes`` bounds what is read from a token or
+    revocation endpoint, ``max_response_bytes`` what an operation reads from one API answer.
+    """
+
+    timeout: float = 10.0
+    allow_loopback: bool = False
+    transport: httpx.BaseTransport | None = None
+    async_transport: httpx.AsyncBaseTransport | None = None
+    max_connections: int = 20
+    # As many keep-alive connections as connections: httpcore 1.0.9 can close a "surplus"
+    # idle connection that it has just handed to a waiting thread (encode/httpcore#1110),
+    # which fails that request with "Bad file descriptor" when many threads share a client.
+    max_keepalive_connections: int = 20
+    verify: ssl.SSLContext | str | bool = True
+    user_agent: str = USER_AGENT
+    max_token_response_bytes: int = 256 * 1024
+    max_response_bytes: int = 64 * 1024 * 1024
+
+    def httpx_timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout)
+
+    def limits(self) -> httpx.Limits:
+        return httpx.Limits(
+            max_connections=self.max_connections,
+            max_keepalive_connections=self.max_keepalive_connections,
+        )
+
+
+def make_ssl_context(settings: HttpSettings) -> ssl.SSLContext:
+    """The SSL context for ``settings``; built once per runtime because building costs ~20 ms.
+
+    Building it inside an event loop for each client would stall the loop, so the token
+    manager builds it once and every client it makes shares it.
+    """
+    if isinstance(settings.verify, ssl.SSLContext):
+        return settings.verify
+    return httpx.create_ssl_context(verify=settings.verify)
+
+
+def preload_async_backend() -> None:
+    """Import what httpx's async transport imports on its first request (~30-50 ms).
+
+    httpx imports httpcore lazily, and httpcore imports anyio and its asyncio backend on the
+    first async request. Called when a runtime is built, so that its first async token fetch
+    does not stall an event loop on imports. Missing modules are skipped (a later httpx may
+    not need them).
+    """
+    for name in ("httpcore", "h11", "anyio", "anyio._backends._asyncio"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
+def _common(settings: HttpSettings) -> dict[str, Any]:
+    return {
+        "timeout": settings.httpx_timeout(),
+        "limits": settings.limits(),
+        "follow_redirects": False,
+        "headers": {"User-Agent": settings.user_agent},
+    }
+
+
+def new_client(
+    settings: HttpSettings, *, ssl_context: ssl.SSLContext | None = None, **kwargs: Any
+) -> httpx.Client:
+    """A plain sync client with the settings' transport, timeouts and limits (no auth)."""
+    verify = ssl_context if ssl_context is not None else settings.verify
+    return httpx.Client(
+        transport=settings.transport, verify=verify, **{**_common(settings), **kwargs}
+    )
+
+
+def new_async_client(
+    settings: HttpSettings, *, ssl_context: ssl.SSLContext | None = None, **kwargs: Any
+) -> httpx.AsyncClient:
+    """A plain async client with the settings' async transport, timeouts and limits."""
+    verify = ssl_context if ssl_context is not None else settings.verify
+    return httpx.AsyncClient(
+        transport=settings.async_transport, verify=verify, **{**_common(settings), **kwargs}
+    )
+
+
+@contextmanager
+def owned_client(
+    settings: HttpSettings, *, ssl_context: ssl.SSLContext | None = None
+) -> Iterator[httpx.Client]:
+    """A short-lived sync client, closed after use unless it wraps a caller's transport."""
+    client = new_client(settings, ssl_context=ssl_context)
+    try:
+        yield client
+    finally:
+        if settings.transport is None:
+            client.close()

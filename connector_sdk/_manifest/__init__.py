@@ -1,0 +1,1 @@
+"""_manifest: see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""_operations: see docs/architecture.md."""

@@ -1,0 +1,1 @@
+"""_plugins: see docs/architecture.md."""

@@ -1,0 +1,74 @@
+"""The hooks a connector plugin can implement. This module is the plugin API's documentation.
+
+A plugin is any module or object with functions marked ``@connector_sdk.hookimpl`` whose names
+are those below; installed packages expose one through the entry-point group
+``connector_sdk``. The SDK's own defaults (the SQLite store, the in-memory token cache) are
+plugins too, registered through these same hooks, so a third party replaces them the same way.
+
+Registration hooks receive a *registrar* callback instead of returning values, so the host
+controls naming, duplicates and which plugin registered what (a failure is reported with the
+plugin's name while the other plugins still load). ``docs/plugin-hooks.md`` documents every
+hook with its exact signature; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .._auth.cache import TokenCache
+    from .._config import RuntimeConfig
+    from .._stores.sqlite import AuthenticationStore
+    from .registry import HandlerRegistrar, ServiceRegistrar
+
+__all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
+
+PROJECT_NAME = "connector_sdk"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_services(register: ServiceRegistrar) -> None:
+    """Register the plugin's service manifests.
+
+    Called once per plugin when a runtime (or the CLI) loads plugins. Call
+    ``register(manifest)`` for each manifest, where ``manifest`` is a ``pathlib.Path``, an
+    ``importlib.resources`` traversable (``files(__package__) / "twitch.yaml"``) or YAML text.
+    An invalid manifest or a service id another plugin registered already is reported as a
+    load failure of this plugin; the other plugins still load. The return value is ignored.
+    """
+
+
+@hookspec
+def register_operation_handlers(register: HandlerRegistrar) -> None:
+    """Register Python handlers for operations whose manifest says ``handler: NAME``.
+
+    Called once per plugin after ``register_services``. Call ``register("service.handler",
+    function)`` where ``function(context, input)`` is sync or async, receives the validated
+    input and an ``OperationContext`` (with an authenticated async client) and returns the
+    operation's JSON-ready output. The return value is ignored.
+    """
+
+
+@hookspec(firstresult=True)
+def authentication_store(config: RuntimeConfig) -> AuthenticationStore | None:
+    """Return the ``AuthenticationStore`` the runtime should use, or None to pass.
+
+    Called once when a runtime opens its store. The first non-None result wins; plugins run
+    before the built-in SQLite store, which answers last. ``config`` holds the SDK home
+    directory and the environment the runtime was created with.
+    """
+
+
+@hookspec(firstresult=True)
+def token_cache(config: RuntimeConfig) -> TokenCache | None:
+    """Return the ``TokenCache`` the runtime should use, or None to pass.
+
+    Called once per runtime. The first non-None result wins; the built-in in-memory cache
+    answers last. A shared cache (Redis...) plugs in here; it must honour the ``TokenCache``
+    protocol (get, set, delete) and never log token values.
+    """

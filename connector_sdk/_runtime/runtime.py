@@ -1,0 +1,284 @@
+"""The runtime a workflow engine embeds: plugins, store, token cache and clients in one object.
+
+One ``Runtime`` holds one token cache and one token manager, so every client it hands out
+shares tokens and single flight (never a module global: two runtimes in one process are
+independent). Plugins load when the runtime is created; the store opens on first use, so a
+runtime that only calls APIs with ephemeral authentications never touches the disk.
+
+    runtime = Runtime()
+    runtime.create_authentication("twitch", "my-app", {"client_id": "...",
+                                                       "client_secret": "..."})
+    with runtime.client("my-app") as client:
+        client.get("/users", params={"login": "twitchdev"})
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .._auth.cache import MemoryTokenCache, Token, TokenCache
+from .._auth.client import build_async_client, build_client
+from .._auth.manager import TokenManager
+from .._auth.parameters import validate_parameters
+from .._auth.revocation import RevocationResult, revoke
+from .._config import RuntimeConfig, env_flag
+from .._errors import ConnectorSDKError, OperationError, ParameterError, PluginError
+from .._http.policy import render_url
+from .._http.seam import httpx
+from .._http.settings import HttpSettings
+from .._manifest.model import Authentication, Service
+from .._plugins.manager import PluginSet, first_result, load_plugins
+from .._plugins.registry import ServiceRegistry
+from .._stores.home import sdk_home
+from .._stores.sqlite import AuthenticationRecord, AuthenticationStore, validate_name
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger("connector_sdk.runtime")
+
+
+class Runtime:
+    """Services from plugins, authentications from the store, authenticated HTTP clients.
+
+    ``environ`` defaults to a snapshot of ``os.environ``; ``home`` to ``$CONNECTOR_SDK_HOME``
+    or ``~/.connector-sdk``. ``allow_loopback`` (or ``CONNECTOR_SDK_ALLOW_LOOPBACK=1``)
+    permits plain http to loopback hosts, for tests and local sandboxes. ``http`` sets
+    timeouts and transports (a sandbox routes the real hosts through a transport; manifests
+    are never edited). ``store`` and ``token_cache`` override the hooks' choices.
+
+    ``sandbox=True`` routes every request to the in-process Twitch and Shopify emulators
+    (``self.sandboxes``) and makes ``resolve_authentication`` hand out throwaway
+    authentications with the emulators' credentials: nothing is stored, nothing leaves the
+    process. This is what ``--sandbox`` on the CLI does.
+
+    ``sandbox_url`` (or ``CONNECTOR_SDK_SANDBOX_URL``) routes every request, keeping its real
+    URL and ``Host`` header, to a loopback server such as ``connector-sdk sandbox twitch``;
+    authentications are then the stored ones, created with the sandbox's printed credentials.
+
+    ``revoke_on_close`` (default: when the token cache is the built-in in-memory one, whose
+    tokens die with the runtime anyway) revokes, on ``close()``, the tokens this runtime holds
+    for services that declare revocation, so that a Twitch app token does not stay valid for
+    weeks after the process that used it ended.
+    """
+
+    def __init__(
+        self,
+        *,
+        environ: Mapping[str, str] | None = None,
+        home: Path | str | None = None,
+        allow_loopback: bool | None = None,
+        http: HttpSettings | None = None,
+        extra_plugins: Mapping[str, object] | None = None,
+        store: AuthenticationStore | None = None,
+        token_cache: TokenCache | None = None,
+        token_manager_options: Mapping[str, Any] | None = None,
+        sandbox: bool = False,
+        sandbox_url: str | None = None,
+        revoke_on_close: bool | None = None,
+    ) -> None:
+        env = dict(os.environ if environ is None else environ)
+        if home is not None:
+            env["CONNECTOR_SDK_HOME"] = str(home)
+        loopback = env_flag(env, "CONNECTOR_SDK_ALLOW_LOOPBACK") if allow_loopback is None \
+            else allow_loopback
+        self.config = RuntimeConfig(home=sdk_home(env), environ=env, allow_loopback=loopback)
+        self.plugins: PluginSet = load_plugins(env, extra_plugins=extra_plugins)
+        for failure in self.plugins.failures:
+            log.warning("plugin %s failed to load: %s", failure.plugin, failure.message)
+        settings = http or HttpSettings()
+        self.sandboxes: list[Any] = []
+        self._throwaway: dict[tuple[str, str], Authentication] = {}
+        if sandbox:
+            from ..sandbox import SANDBOX_NAMES, SandboxTransport, create_sandbox
+
+            self.sandboxes = [create_sandbox(name) for name in SANDBOX_NAMES]
+            transport = SandboxTransport(*self.sandboxes)
+            settings = replace(settings, transport=transport, async_transport=transport)
+        elif sandbox_url or env.get("CONNECTOR_SDK_SANDBOX_URL"):
+            from ..sandbox import routing_transports
+
+            sync_route, async_route = routing_transports(
+                sandbox_url or env["CONNECTOR_SDK_SANDBOX_URL"])
+            settings = replace(settings, transport=sync_route, async_transport=async_route)
+        self.sandbox = sandbox
+        if settings.allow_loopback != loopback:
+            settings = replace(settings, allow_loopback=loopback or settings.allow_loopback)
+        self.http = settings
+        self._store = store
+        cache = token_cache or first_result(self.plugins.manager, "token_cache",
+                                            config=self.config)
+        self.revoke_on_close = isinstance(cache, MemoryTokenCache) if revoke_on_close is None \
+            else revoke_on_close
+        self.tokens = TokenManager(cache=cache, settings=settings,
+                                   **dict(token_manager_options or {}))
+
+    # -- services ---------------------------------------------------------------------------
+
+    @property
+    def services(self) -> ServiceRegistry:
+        return self.plugins.registry
+
+    def service(self, service_id: str) -> Service:
+        return self.services.get(service_id)
+
+    # -- authentications --------------------------------------------------------------------
+
+    @property
+    def store(self) -> AuthenticationStore:
+        """The authentication store, opened on first use through the ``authentication_store``
+        hook (the built-in SQLite store answers last)."""
+        if self._store is None:
+            store = first_result(self.plugins.manager, "authentication_store",
+                                 config=self.config)
+            if store is None:
+                raise PluginError("no plugin provides an authentication store (is the built-in"
+                                  " plugin blocked by CONNECTOR_SDK_LOAD_PLUGINS?)")
+            self._store = store
+        return self._store
+
+    def authentication(
+        self, service_id: str, parameters: Mapping[str, Any], *, name: str = "ephemeral"
+    ) -> Authentication:
+        """An authentication that is not stored: for one-off calls, tests and sandboxes."""
+        service = self.service(service_id)
+        values = validate_parameters(service, parameters)
+        _check_urls(service, values)
+        return Authentication(name=name, service=service, parameters=values)
+
+    def create_authentication(
+        self, service_id: str, name: str, parameters: Mapping[str, Any]
+    ) -> Authentication:
+        """Check ``parameters`` against the service's schema and store them under ``name``.
+
+        Raises ``ParameterError`` listing every invalid field (no value quoted),
+        ``AuthenticationExists`` if the name is taken, ``ServiceNotFound``.
+        """
+        validate_name(name)
+        authentication = self.authentication(service_id, parameters, name=name)
+        record = self.store.create(name, service_id, authentication.parameters)
+        return self._from_record(record)
+
+    def get_authentication(self, name: str) -> Authentication:
+        """The stored authentication ``name``, its parameters re-checked against the
+        service's current manifest (defaults added since creation apply)."""
+        return self._from_record(self.store.get(name))
+
+    def list_authentications(self) -> list[AuthenticationRecord]:
+        """Every stored authentication record (secret values stay masked ``Secret``s)."""
+        return self.store.list()
+
+    def delete_authentication(self, name: str) -> RevocationResult | None:
+        """Revoke the cached token where the manifest declares revocation, then delete.
+
+        Deletion happens even when revocation fails; the result says how revocation went
+        (None when there was nothing to revoke or the service is not installed).
+        """
+        record = self.store.get(name)
+        result: RevocationResult | None = None
+        try:
+            authentication = self._from_record(record)
+            if authentication.service.auth.revocation is not None:
+                result = revoke(authentication, self.tokens, self.http)
+            self.tokens.forget(authentication)
+        except ConnectorSDKError as exc:  # unknown service, unreadable secret, refused URL
+            log.warning("authentication %s: token not revoked (%s)", name, exc)
+            result = RevocationResult(
+                ok=False, revoked=False,
+                message=f"authentication '{name}': its token was not revoked: {exc}")
+        self.store.delete(name)
+        return result
+
+    def resolve_authentication(self, name: str, service_id: str) -> Authentication:
+        """The authentication ``name`` for a call to ``service_id``; what steps use.
+
+        In sandbox mode, a throwaway authentication with the emulator's credentials (one per
+        name and service, so calls share its token). Otherwise the stored one, which must
+        belong to ``service_id``.
+        """
+        if self.sandbox:
+            key = (name, service_id)
+            if key not in self._throwaway:
+                from ..sandbox import sandbox_parameters
+
+                self._throwaway[key] = self.authentication(
+                    service_id, sandbox_parameters(service_id), name=name)
+            return self._throwaway[key]
+        authentication = self.get_authentication(name)
+        if authentication.service.id != service_id:
+            raise OperationError(
+                f"authentication '{name}' is for service '{authentication.service.id}', not"
+                f" '{service_id}': use an authentication of service '{service_id}' (see"
+                " `connector-sdk auth list`)")
+        return authentication
+
+    def _from_record(self, record: AuthenticationRecord) -> Authentication:
+        service = self.service(record.service)
+        try:
+            values = validate_parameters(service, record.parameters)
+        except ParameterError as exc:
+            raise ParameterError(
+                f"authentication '{record.name}' no longer satisfies service"
+                f" '{service.id}' {service.version}: {exc} — delete and create it again",
+                service=service.id, fields=exc.fields) from None
+        return Authentication(name=record.name, service=service, parameters=values,
+                              created_at=record.created_at, updated_at=record.updated_at)
+
+    def _resolve(self, authentication: str | Authentication) -> Authentication:
+        if isinstance(authentication, Authentication):
+            return authentication
+        return self.get_authentication(authentication)
+
+    # -- tokens and clients -----------------------------------------------------------------
+
+    def get_token(self, authentication: str | Authentication) -> Token:
+        """A valid token (from the cache or the token endpoint); never printed whole."""
+        return self.tokens.get_token(self._resolve(authentication))
+
+    async def aget_token(self, authentication: str | Authentication) -> Token:
+        return await self.tokens.aget_token(self._resolve(authentication))
+
+    def client(self, authentication: str | Authentication) -> httpx.Client:
+        """A sync ``httpx.Client``: base URL rendered from the parameters, token attached,
+        401 answered by one refresh and one retry, every URL checked by the network policy.
+        Close it (``with runtime.client(...) as client:``)."""
+        return build_client(self._resolve(authentication), self.tokens, self.http)
+
+    def async_client(self, authentication: str | Authentication) -> httpx.AsyncClient:
+        """The ``httpx.AsyncClient`` twin of ``client``."""
+        return build_async_client(self._resolve(authentication), self.tokens, self.http)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Revoke held tokens (see ``revoke_on_close``), then close the clients and store."""
+        if self.revoke_on_close:
+            for authentication in self.tokens.held():
+                if authentication.service.auth.revocation is not None:
+                    revoke(authentication, self.tokens, self.http)  # never raises
+        self.tokens.close()
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_urls(service: Service, values: Mapping[str, Any]) -> None:
+    """Render the service's URLs with ``values`` now, so that a value the network policy
+    refuses (a host outside ``allowed_hosts``, a missing parameter) is reported when the
+    authentication is created, naming the parameter, not at its first request. The scheme
+    is checked on every request, where ``allow_loopback`` applies."""
+    urls = [("token_url", service.auth.token_url), ("base_url", service.base_url)]
+    if service.auth.revocation is not None:
+        urls.append(("revocation url", service.auth.revocation.url))
+    for url_name, template in urls:
+        render_url(template, values, service=service.id, url_name=url_name,
+                   allowed_hosts=service.allowed_hosts, allow_loopback=True)

@@ -1,0 +1,1 @@
+"""_stores: see docs/architecture.md."""
