@@ -19,9 +19,9 @@ from connector_sdk._operations.calls import (
     call_operation,
     call_operation_sync,
     provider_message,
-    render_body,
     stream_items,
 )
+from connector_sdk._operations.requests import render_body
 from connector_sdk._runtime.runtime import Runtime
 
 from .conftest import LoopEnv, SandboxEnv, sandbox_env

@@ -174,16 +174,6 @@ def test_persistent_429_fails_with_the_providers_message(loop: LoopEnv, httpserv
     assert len([e for e in httpserver.log if e[0].path == "/api/things"]) == 4
 
 
-def test_runtime_policy_is_used_when_none_is_passed(loop: LoopEnv, httpserver: Any) -> None:
-    clock, sleeps = FakeClock(), Sleeps()
-    loop.runtime.rate_limit_policy = _policy(clock, sleeps, max_waits=1)  # type: ignore[attr-defined]
-    httpserver.expect_request("/api/things").respond_with_json(
-        {}, status=429, headers={"Retry-After": "0.1"})
-    with pytest.raises(RateLimitError):
-        run(loop.runtime, "loop.list_things", loop.auth, {})
-    assert sleeps.calls == [0.1]
-
-
 # -- pure readers -----------------------------------------------------------------------------
 
 

@@ -1,0 +1,96 @@
+"""Operations implemented in Python: the context a plugin's handler receives, and its call.
+
+A handler is registered by a plugin (``register_operation_handlers``) under
+``"<service>.<handler>"`` and called as ``handler(context, values)``, sync (in a thread) or
+async. A ``ConnectorSDKError`` it raises passes through; any other exception becomes an
+``OperationError`` naming the plugin (a bug to report), never a traceback for the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .._errors import APIError, ConnectorSDKError, OperationError
+from .._http.seam import httpx
+from .._manifest.model import Authentication, OperationSpec, Service
+from .exchange import Call
+
+if TYPE_CHECKING:
+    from .._runtime.runtime import Runtime
+
+__all__ = ["OperationContext", "run_handler"]
+
+
+@dataclass
+class OperationContext:
+    """What a Python handler receives first: who is calling, and an authenticated client.
+
+    ``client`` has the service's base URL, attaches the token and checks every URL against
+    the network policy. ``request`` sends through it with the SDK's rate-limit waits and
+    error reporting; ``rate_limited`` spends one wait of the call's budget for a limit the
+    handler detected itself (Shopify GraphQL ``THROTTLED``); ``error`` makes an ``APIError``
+    naming the service, operation and authentication.
+    """
+
+    runtime: Runtime
+    authentication: Authentication
+    service: Service
+    operation: OperationSpec
+    client: httpx.AsyncClient
+    _call: Call | None = field(default=None, repr=False)
+
+    def _state(self) -> Call:
+        if self._call is None:
+            raise OperationError("this OperationContext is not attached to a running call")
+        return self._call
+
+    async def request(self, method: str, url: str | httpx.URL, **kwargs: Any) -> httpx.Response:
+        """``client.request`` with rate-limit waits; ``APIError`` for a 4xx/5xx answer."""
+        call = self._state()
+        return await call.send(call.client.build_request(method, url, **kwargs))
+
+    async def rate_limited(self, delay: float, *, provider_message: str | None = None) -> None:
+        """Wait ``delay`` seconds (capped) or raise ``RateLimitError`` when out of waits."""
+        await self._state().limiter.wait(delay, status=None, provider_message=provider_message)
+
+    def error(self, message: str, *, status: int | None = None,
+              provider_message: str | None = None) -> APIError:
+        return self._state().error(message, status=status, provider=provider_message)
+
+
+def _handler(call: Call) -> Callable[..., Any]:
+    key = f"{call.service.id}.{call.operation.handler}"
+    handler = call.runtime.services.handlers.get(key)
+    if handler is None:
+        provider = call.service.distribution or call.service.plugin or "its connector plugin"
+        raise OperationError(
+            f"operation '{call.name}' is implemented by the Python handler '{key}', which no"
+            f" loaded plugin registered: install or update {provider} (it declares service"
+            f" '{call.service.id}') and check `connector-sdk plugins`", operation=call.name)
+    return handler
+
+
+async def run_handler(call: Call, values: dict[str, Any]) -> Any:
+    """Call the operation's registered handler and return its output."""
+    handler = _handler(call)
+    context = OperationContext(call.runtime, call.authentication, call.service,
+                               call.operation, call.client, call)
+    try:
+        if inspect.iscoroutinefunction(handler):
+            result = await handler(context, values)
+        else:
+            result = await asyncio.to_thread(handler, context, values)
+        if inspect.isawaitable(result):
+            result = await result
+    except ConnectorSDKError:
+        raise
+    except Exception as exc:
+        raise OperationError(
+            f"operation '{call.name}': the handler of plugin '{call.service.plugin}' failed"
+            f" ({type(exc).__name__}); this is a bug in the plugin, report it",
+            operation=call.name) from exc
+    return result
