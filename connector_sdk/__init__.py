@@ -40,7 +40,8 @@ from ._secrets import Secret, json_default
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._auth.cache import Token, TokenCache
+    from ._auth.cache import TokenCache
+    from ._auth.token import Token
     from ._http.settings import HttpSettings
     from ._operations.calls import (
         OperationContext,
@@ -114,7 +115,7 @@ _LAZY = {
     "AuthenticationRecord": "._stores.sqlite",
     "AuthenticationStore": "._stores.sqlite",
     "HttpSettings": "._http.settings",
-    "Token": "._auth.cache",
+    "Token": "._auth.token",
     "TokenCache": "._auth.cache",
     "OperationContext": "._operations.calls",
     "PageLimits": "._operations.calls",

@@ -21,9 +21,9 @@ from .._errors import UnauthorizedError
 from .._http.policy import check_url
 from .._http.seam import httpx
 from .._manifest.model import Authentication
-from .cache import Token
 from .request import render_text, secret_strings
 from .response import provider_message, redact
+from .token import Token
 
 if TYPE_CHECKING:
     from .manager import TokenManager
@@ -105,6 +105,7 @@ class ServiceAuth(httpx.Auth):
         self._secrets = secret_strings(authentication)
         self._rendered: tuple[Token, tuple[tuple[str, str], ...]] | None = None
         self._token: Token | None = None
+        self._key: str | None = None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Not used: httpx calls the sync/async overrides, which drive ``flow``."""
@@ -244,10 +245,10 @@ class ServiceAuth(httpx.Auth):
             self._manager.invalidate(self._authentication, step.rejected)
             self._token = None
             return None
-        token = self._token
-        if token is not None and self._manager.is_fresh(token):
-            return token
-        return None
+        key = self._key
+        if key is None:
+            key = self._key = self._manager.key_of(self._authentication)
+        return self._manager.fresh(key)
 
     def _headers(self, token: Token) -> tuple[tuple[str, str], ...]:
         rendered = self._rendered

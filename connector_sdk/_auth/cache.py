@@ -1,15 +1,35 @@
-"""Access tokens, when they are due for refresh, and where they are kept.
+"""Where tokens are kept: the cache protocol, its optional lease, and the in-memory cache.
 
-A ``Token`` is what the token manager hands out: the access token (a ``Secret``), its
-normalised type, the granted scopes and its timing. ``TokenCache`` is the small protocol a
-store of tokens implements (``get``/``set``/``delete`` by an opaque key); ``MemoryTokenCache``
-is the default, one per runtime. A different cache (shared between processes, say) is plugged
-in later through a hook: it receives only keys made by ``cache_key`` (a SHA-256 digest, never a
-secret) and ``Token`` values.
+``TokenCache`` is what a token store implements, in process or shared by a fleet (Redis):
+``get``/``set``/``delete`` and their async twins ``aget``/``aset``/``adelete``, by an opaque
+key. What callers and implementers may rely on:
 
-Timing: ``expires_at`` and ``refresh_at`` are on the *monotonic* clock of this process, so a
-wall-clock jump cannot make a token look fresh; ``obtained_at`` (wall clock) and ``lifetime``
-let a cross-process cache recompute them.
+* **Keys are never secrets.** A key is made by ``cache_key``: a SHA-256 hex digest of the
+  service, authentication, rendered token URL, client id, scopes and non-secret request
+  fields. A cache may store keys in clear and log them.
+* **Values are ``Token`` objects** with wall-clock expiry (``connector_sdk._auth.token``), so a
+  token written by one process means the same in another. ``token_to_dict`` is the one
+  serialised form; it holds the clear token, so a remote cache encrypts it. A cache may
+  expire an entry at ``token.expires_at``; it need not check expiry on ``get`` (the manager
+  does) but must never hand back a token other than the one ``set`` for that key.
+* **No lock is held while a cache method runs.** The token manager calls the cache outside
+  every lock of its own, from threads (sync methods) and from event loops (async methods),
+  so a cache may do a network round trip. It must be thread-safe. The async methods must
+  not block the event loop.
+* **A failing cache costs token requests, never a wrong token.** The manager keeps a local
+  copy of each fresh token, so the warm path does not touch the cache at all.
+
+``TokenLease`` is optional: a cache that also offers it gives fleet-wide single flight.
+``acquire_lease(key, owner, ttl)`` takes the lease named by ``key`` for ``owner`` (a random
+string the manager makes per attempt) for ``ttl`` seconds, only if nobody holds it: Redis
+``SET lease-key owner NX PX ttl``. ``release_lease(key, owner)`` deletes it only if
+``owner`` still holds it (compare-and-delete, a Lua script in Redis): a worker whose lease
+expired cannot release the lease another worker took since. A worker that dies holding the
+lease blocks the others for at most ``ttl``.
+
+Caches written for the first, sync-only protocol (``SyncTokenCache``: ``get``, ``set``,
+``delete``) keep working: ``as_token_cache`` adapts them, calling the sync methods from
+coroutines too, which that protocol required to be quick.
 """
 
 from __future__ import annotations
@@ -17,83 +37,26 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
-from .._secrets import Secret
+from .token import Token
 
 __all__ = [
     "MemoryTokenCache",
-    "RefreshPolicy",
-    "Token",
+    "SyncTokenCache",
     "TokenCache",
+    "TokenLease",
+    "as_token_cache",
     "cache_key",
+    "lease_of",
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class RefreshPolicy:
-    """How early a token is replaced, and the longest lifetime believed.
-
-    The refresh margin is ``min(margin_seconds, margin_fraction * lifetime)``: a 24 h Shopify
-    token is replaced 60 s early, a 30 s token 3 s early (never a refresh loop for short
-    lifetimes). ``max_lifetime`` clamps absurd ``expires_in`` values (``1e9``) so that a token
-    is at least re-fetched now and then; a revoked one is caught by the API's 401 anyway.
-    """
-
-    margin_seconds: float = 60.0
-    margin_fraction: float = 0.1
-    max_lifetime: float = 30 * 24 * 3600.0
-
-    def margin(self, lifetime: float) -> float:
-        """Seconds before expiry at which a token of ``lifetime`` seconds counts as stale."""
-        return max(0.0, min(self.margin_seconds, self.margin_fraction * lifetime))
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class Token:
-    """An access token and its timing; ``repr`` never shows the token.
-
-    ``lifetime`` is the clamped ``expires_in`` in seconds (0 = use once: valid for the call
-    that fetched it, never served from the cache). ``expires_at``/``refresh_at`` are monotonic
-    times (``None``: no known expiry). ``obtained_at`` is the wall-clock epoch of the answer.
-    """
-
-    access_token: Secret
-    token_type: str
-    scopes: tuple[str, ...]
-    expires_at: float | None
-    lifetime: float | None
-    obtained_at: float
-    refresh_at: float | None = field(default=None)
-
-    def is_fresh(self, now: float) -> bool:
-        """True while the token may be served from a cache at monotonic time ``now``."""
-        if self.lifetime is not None and self.lifetime <= 0:
-            return False
-        if self.refresh_at is not None:
-            return now < self.refresh_at
-        if self.expires_at is not None:
-            return now < self.expires_at
-        return True
-
-    def __repr__(self) -> str:
-        return (
-            f"Token(token_type={self.token_type!r}, scopes={self.scopes!r}, "
-            f"lifetime={self.lifetime!r}, expires_at={self.expires_at!r}, access_token=<hidden>)"
-        )
-
-
 @runtime_checkable
-class TokenCache(Protocol):
-    """Where tokens are kept between requests. Implementations must be thread-safe.
-
-    ``key`` is an opaque string from ``cache_key``. ``get`` returns what ``set`` stored (or
-    ``None``); it need not check expiry, the manager does. ``delete`` of a missing key is a
-    no-op. Methods are called from threads and from event loops alike, so they must be quick
-    and must not block for long (no network round trip under a lock).
-    """
+class SyncTokenCache(Protocol):
+    """The first cache protocol: sync methods only (still accepted, see ``as_token_cache``)."""
 
     def get(self, key: str) -> Token | None: ...
 
@@ -102,12 +65,53 @@ class TokenCache(Protocol):
     def delete(self, key: str) -> None: ...
 
 
-class MemoryTokenCache:
-    """A dict behind a lock: the default ``TokenCache``, one per runtime, never global."""
+@runtime_checkable
+class TokenCache(SyncTokenCache, Protocol):
+    """Where tokens are kept between requests: sync methods for threads, async for loops.
 
-    def __init__(self) -> None:
+    ``get`` returns what ``set`` stored for ``key`` (or ``None``: missing, expired, or
+    unreadable); ``delete`` of a missing key is a no-op. Never called under a lock.
+    """
+
+    async def aget(self, key: str) -> Token | None: ...
+
+    async def aset(self, key: str, token: Token) -> None: ...
+
+    async def adelete(self, key: str) -> None: ...
+
+
+@runtime_checkable
+class TokenLease(Protocol):
+    """An optional lease per key, for single flight across processes and hosts.
+
+    ``acquire_lease`` returns True when ``owner`` now holds the lease for ``ttl`` seconds,
+    False when someone (anyone, ``owner`` included) holds an unexpired one. ``release_lease``
+    returns True when it deleted ``owner``'s lease, False when the lease had expired or
+    belongs to another owner (then it is left alone).
+    """
+
+    def acquire_lease(self, key: str, owner: str, ttl: float) -> bool: ...
+
+    def release_lease(self, key: str, owner: str) -> bool: ...
+
+    async def aacquire_lease(self, key: str, owner: str, ttl: float) -> bool: ...
+
+    async def arelease_lease(self, key: str, owner: str) -> bool: ...
+
+
+class MemoryTokenCache:
+    """A dict behind a lock: the default ``TokenCache`` (and ``TokenLease``), one per runtime,
+    never global. Tokens never leave the process.
+
+    The async methods call the sync ones (a dict update is quick), so a subclass that
+    overrides ``get``/``set``/``delete`` changes both. ``clock`` (monotonic) times leases.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._tokens: dict[str, Token] = {}
+        self._leases: dict[str, tuple[str, float]] = {}
+        self._clock = clock
 
     def get(self, key: str) -> Token | None:
         with self._lock:
@@ -121,9 +125,88 @@ class MemoryTokenCache:
         with self._lock:
             self._tokens.pop(key, None)
 
+    async def aget(self, key: str) -> Token | None:
+        return self.get(key)
+
+    async def aset(self, key: str, token: Token) -> None:
+        self.set(key, token)
+
+    async def adelete(self, key: str) -> None:
+        self.delete(key)
+
+    def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
+        now = self._clock()
+        with self._lock:
+            held = self._leases.get(key)
+            if held is not None and held[1] > now:
+                return False
+            self._leases[key] = (owner, now + ttl)
+            return True
+
+    def release_lease(self, key: str, owner: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            held = self._leases.get(key)
+            if held is None or held[1] <= now:
+                self._leases.pop(key, None)
+                return False
+            if held[0] != owner:
+                return False
+            del self._leases[key]
+            return True
+
+    async def aacquire_lease(self, key: str, owner: str, ttl: float) -> bool:
+        return self.acquire_lease(key, owner, ttl)
+
+    async def arelease_lease(self, key: str, owner: str) -> bool:
+        return self.release_lease(key, owner)
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._tokens)
+
+
+class _SyncOnly:
+    """A ``SyncTokenCache`` seen as a ``TokenCache``: the async methods call the sync ones."""
+
+    def __init__(self, cache: SyncTokenCache) -> None:
+        self.inner = cache
+
+    def get(self, key: str) -> Token | None:
+        return self.inner.get(key)
+
+    def set(self, key: str, token: Token) -> None:
+        self.inner.set(key, token)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    async def aget(self, key: str) -> Token | None:
+        return self.inner.get(key)
+
+    async def aset(self, key: str, token: Token) -> None:
+        self.inner.set(key, token)
+
+    async def adelete(self, key: str) -> None:
+        self.inner.delete(key)
+
+
+def as_token_cache(cache: TokenCache | SyncTokenCache) -> TokenCache:
+    """``cache`` itself when it implements ``TokenCache``, else a wrapper that serves the
+    async methods with the sync ones. ``TypeError`` for an object that is not a cache."""
+    if isinstance(cache, TokenCache):
+        return cache
+    if isinstance(cache, SyncTokenCache):
+        return _SyncOnly(cache)
+    raise TypeError(
+        f"a token cache needs get, set and delete methods; {type(cache).__name__} lacks some"
+    )
+
+
+def lease_of(cache: TokenCache | SyncTokenCache) -> TokenLease | None:
+    """The cache's lease when it offers one (all four methods), else ``None``."""
+    inner = cache.inner if isinstance(cache, _SyncOnly) else cache
+    return inner if isinstance(inner, TokenLease) else None
 
 
 def cache_key(
@@ -134,15 +217,16 @@ def cache_key(
     client_id: str,
     scopes: Iterable[str],
     extra: Iterable[tuple[str, str]] = (),
+    grant: str = "client_credentials",
 ) -> str:
     """The cache key of a token request: a SHA-256 hex digest of what identifies it.
 
-    Two authentications whose rendered token URL, client id, scopes or extra request fields
-    differ never share a token. Callers must not pass secret values: the digest is stored by
-    caches that may be shared.
+    Two authentications whose grant, rendered token URL, client id, scopes or extra request
+    fields differ never share a token. Callers must not pass secret values: the digest is
+    stored by caches that may be shared.
     """
     material = json.dumps(
-        [service, authentication, token_url, client_id, sorted(scopes), sorted(extra)],
+        [service, authentication, token_url, client_id, sorted(scopes), sorted(extra), grant],
         separators=(",", ":"),
         ensure_ascii=True,
     )

@@ -25,6 +25,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import logging
+import math
 import random
 import ssl
 import threading
@@ -51,7 +52,7 @@ from .._http.settings import (
     preload_async_backend,
 )
 from .._manifest.model import Authentication
-from .cache import MemoryTokenCache, RefreshPolicy, Token, TokenCache
+from .cache import MemoryTokenCache, SyncTokenCache, TokenCache, as_token_cache
 from .request import TokenRequest, build_token_request
 from .response import (
     ResponseContext,
@@ -60,6 +61,7 @@ from .response import (
     parse_token_response,
     redact,
 )
+from .token import RefreshPolicy, Token
 
 __all__ = ["TokenManager", "TokenStats"]
 
@@ -91,6 +93,15 @@ class _Prepared:
     authentication: Authentication
     request: TokenRequest
     context: ResponseContext
+
+
+@dataclass(frozen=True, slots=True)
+class _Local:
+    """A token this manager has seen, with deadlines on its own monotonic clock."""
+
+    token: Token
+    refresh_at: float
+    expires_at: float
 
 
 @dataclass(slots=True)
@@ -130,7 +141,7 @@ class TokenManager:
     def __init__(
         self,
         *,
-        cache: TokenCache | None = None,
+        cache: TokenCache | SyncTokenCache | None = None,
         settings: HttpSettings | None = None,
         retry: RetryPolicy | None = None,
         refresh: RefreshPolicy | None = None,
@@ -138,7 +149,8 @@ class TokenManager:
         wall_clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
     ) -> None:
-        self._cache: TokenCache = cache if cache is not None else MemoryTokenCache()
+        self._cache: TokenCache = as_token_cache(cache if cache is not None else MemoryTokenCache())
+        self._local: dict[str, _Local] = {}
         self._settings = settings or HttpSettings()
         self._retry = retry or RetryPolicy()
         self._refresh = refresh or RefreshPolicy()
@@ -220,9 +232,24 @@ class TokenManager:
                 raise self._wait_timed_out(prepared) from None
         raise self._wait_timed_out(prepared)
 
+    def key_of(self, authentication: Authentication) -> str:
+        """The cache key of ``authentication``'s token (a digest, never a secret)."""
+        return self._prepare(authentication).request.key
+
+    def fresh(self, key: str) -> Token | None:
+        """The token this manager last held for ``key`` while it is fresh by this manager's
+        monotonic clock and margin; no lock, no cache call (the warm path)."""
+        local = self._local.get(key)
+        if local is not None and self._clock() < local.refresh_at:
+            return local.token
+        return None
+
     def is_fresh(self, token: Token) -> bool:
         """Whether ``token`` may still be used now, by this manager's clock and margin."""
-        return token.is_fresh(self._clock())
+        for local in list(self._local.values()):
+            if local.token is token:
+                return self._clock() < local.refresh_at
+        return self._localise(token).refresh_at > self._clock()
 
     def invalidate(self, authentication: Authentication, token: Token) -> None:
         """Drop ``token`` from the cache if it is still the cached one (the API refused it).
@@ -231,20 +258,26 @@ class TokenManager:
         cause one refresh, not 200.
         """
         key = self._prepare(authentication).request.key
-        with self._lock:
-            current = self._cache.get(key)
-            if current is not None and current.access_token == token.access_token:
-                self._cache.delete(key)
-                logger.debug(
-                    "token invalidated (service=%s authentication=%s)",
-                    authentication.service.id,
-                    authentication.name,
-                )
+        local = self._local.get(key)
+        if local is not None and local.token.access_token == token.access_token:
+            self._local.pop(key, None)
+        current = self._cache.get(key)
+        if current is not None and current.access_token == token.access_token:
+            self._cache.delete(key)
+            logger.debug(
+                "token invalidated (service=%s authentication=%s)",
+                authentication.service.id,
+                authentication.name,
+            )
 
     def peek(self, authentication: Authentication) -> Token | None:
         """The cached token if it has not expired yet (even if due for refresh); no request."""
-        token = self._cache.get(self._prepare(authentication).request.key)
-        if token is None or (token.expires_at is not None and self._clock() >= token.expires_at):
+        key = self._prepare(authentication).request.key
+        local = self._local.get(key)
+        if local is not None and self._clock() < local.expires_at:
+            return local.token
+        token = self._cache.get(key)
+        if token is None or self._localise(token).expires_at <= self._clock():
             return None
         return token
 
@@ -257,8 +290,9 @@ class TokenManager:
     def forget(self, authentication: Authentication) -> None:
         """Drop the cached token and any failure cooldown (authentication changed or deleted)."""
         key = self._prepare(authentication).request.key
+        self._local.pop(key, None)
+        self._cache.delete(key)
         with self._lock:
-            self._cache.delete(key)
             self._failures.pop(key, None)
             self._prepared = OrderedDict(
                 (k, p) for k, p in self._prepared.items() if p.request.key != key
@@ -308,10 +342,30 @@ class TokenManager:
         return prepared
 
     def _cached(self, key: str) -> Token | None:
+        seen = self._local.get(key)
+        if seen is not None and self._clock() < seen.refresh_at:
+            return seen.token
         token = self._cache.get(key)
-        if token is not None and token.is_fresh(self._clock()):
-            return token
-        return None
+        if token is None:
+            return None
+        if seen is not None and seen.token.access_token == token.access_token:
+            return None  # the token this manager already timed out: its deadlines stand
+        local = self._localise(token)
+        if self._clock() >= local.refresh_at:
+            return None
+        self._local[key] = local
+        return token
+
+    def _localise(self, token: Token) -> _Local:
+        """``token`` with deadlines on this manager's monotonic clock (a single-use token,
+        lifetime 0, is never fresh)."""
+        now = self._clock()
+        if token.lifetime is not None and token.lifetime <= 0:
+            return _Local(token, -math.inf, now)
+        refresh_at, expires_at = self._refresh.deadlines(
+            token, now=now, wall_now=self._wall_clock()
+        )
+        return _Local(token, refresh_at, expires_at)
 
     def _join(
         self, prepared: _Prepared, *, is_async: bool
@@ -386,17 +440,19 @@ class TokenManager:
 
     def _store(self, prepared: _Prepared, grant: TokenGrant) -> Token:
         now = self._clock()
+        wall = self._wall_clock()
         lifetime = grant.expires_in
         token = Token(
             access_token=grant.access_token,
             token_type=grant.token_type,
             scopes=grant.scopes,
-            expires_at=now + lifetime,
-            lifetime=lifetime,
-            obtained_at=self._wall_clock(),
-            refresh_at=now + lifetime - self._refresh.margin(lifetime),
+            expires_at=wall + lifetime,
+            obtained_at=wall,
         )
         if lifetime > 0:
+            margin = self._refresh.margin(lifetime)
+            self._local[prepared.request.key] = _Local(token, now + lifetime - margin,
+                                                       now + lifetime)
             self._cache.set(prepared.request.key, token)
         return token
 

@@ -21,11 +21,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .._auth.cache import MemoryTokenCache, Token, TokenCache
+from .._auth.cache import MemoryTokenCache, TokenCache
 from .._auth.client import build_async_client, build_client
 from .._auth.manager import TokenManager
 from .._auth.parameters import validate_parameters
 from .._auth.revocation import RevocationResult, revoke
+from .._auth.token import Token
 from .._config import RuntimeConfig, env_flag
 from .._errors import ConnectorSDKError, OperationError, ParameterError, PluginError
 from .._http.policy import render_url

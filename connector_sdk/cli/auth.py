@@ -104,7 +104,7 @@ def _test(args: argparse.Namespace) -> int:
     with make_runtime(args) as runtime:
         authentication = runtime.get_authentication(args.name)
         token = runtime.get_token(authentication)
-        remaining = None if token.expires_at is None else token.expires_at - time.monotonic()
+        remaining = None if token.expires_at is None else token.expires_at - time.time()
         revoked = None
         if authentication.service.auth.revocation is not None:
             # The token would outlive this process unused (Twitch: about 60 days): revoke it.

@@ -9,7 +9,8 @@ from email.utils import formatdate
 
 import pytest
 
-from connector_sdk._auth.cache import MemoryTokenCache, RefreshPolicy
+from connector_sdk._auth.cache import MemoryTokenCache
+from connector_sdk._auth.token import RefreshPolicy
 from connector_sdk._errors import (
     TokenEndpointError,
     TokenError,
@@ -84,15 +85,20 @@ def test_refresh_policy_is_configurable(kit, server, make_manager, clock):
     manager = make_manager(clock=clock, refresh=RefreshPolicy(margin_seconds=10,
                                                               margin_fraction=0.5))
     auth = kit.auth(kit.service(), client_id="a", client_secret="b")
-    token = manager.get_token(auth)
-    assert token.refresh_at == pytest.approx(clock.now + 990)
+    manager.get_token(auth)
+    clock.advance(989)
+    manager.get_token(auth)
+    assert server.count("/token") == 1
+    clock.advance(2)
+    manager.get_token(auth)
+    assert server.count("/token") == 2
 
 
 def test_token_records_its_timing_and_hides_itself(kit, server, make_manager, clock, canary):
     server.default("/token", kit.token_reply(canary, expires_in=100, scope="a b"))
     manager = make_manager(clock=clock, wall_clock=lambda: 5000.0)
     token = manager.get_token(kit.auth(kit.service(), client_id="a", client_secret="b"))
-    assert token.expires_at == clock.now + 100
+    assert token.expires_at == 5000.0 + 100
     assert token.lifetime == 100
     assert token.obtained_at == 5000.0
     assert token.scopes == ("a", "b")
