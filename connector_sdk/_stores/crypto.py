@@ -45,6 +45,7 @@ __all__ = [
     "KEY_ENV",
     "KEY_FILE_NAME",
     "SecretCipher",
+    "fsync_dir",
     "generate_key_text",
     "key_origin",
     "load_secret_key",
@@ -228,7 +229,7 @@ def load_secret_key(
 def _read_key_file(path: Path) -> bytes | None:
     """The key in ``path``, or None if the file does not exist."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not hang us
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -236,12 +237,23 @@ def _read_key_file(path: Path) -> bytes | None:
             f"cannot read the key file {path}: {exc.strerror}; make it readable by you "
             f"only (`chmod 600 {path}`) or set {KEY_ENV}"
         ) from exc
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise SecretKeyError(
+                f"the key file {path} is a directory, not a key: move it away and restore the "
+                f"key file from a backup, or set {KEY_ENV} to the key (with no store yet, "
+                f"removing the directory lets connector-sdk generate a new key)"
+            )
         if not stat.S_ISREG(info.st_mode):
-            raise SecretKeyError(f"the key file {path} is not a regular file; remove it")
+            raise SecretKeyError(
+                f"the key file {path} is not a regular file; replace it with the key file "
+                f"from a backup, or set {KEY_ENV}"
+            )
         check_private(path, info, kind="key file", fix_mode="600")
-        data = handle.read(_MAX_KEY_FILE_BYTES + 1)
+        data = os.read(fd, _MAX_KEY_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
     key = None
     if len(data) <= _MAX_KEY_FILE_BYTES:
         with contextlib.suppress(UnicodeDecodeError):
@@ -267,7 +279,7 @@ def _create_key_file(path: Path) -> bytes:
         # FileExistsError: another process published its key first; everyone uses that one.
         with contextlib.suppress(FileExistsError):
             os.link(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except OSError as exc:
         raise StoreError(
             f"cannot create the key file {path}: {exc.strerror}; make its directory "
@@ -282,7 +294,7 @@ def _create_key_file(path: Path) -> bytes:
     return key
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     """Make a new directory entry durable (POSIX); a no-op where directories cannot be opened."""
     try:
         fd = os.open(directory, os.O_RDONLY)

@@ -1,19 +1,22 @@
-"""The authentication store: where named authentications and their parameters live.
+"""The embedded authentication store: one SQLite file, secrets sealed at rest.
 
-``AuthenticationStore`` is the interface the runtime and the CLI use; a backend is chosen
-through the store hook, so a PostgreSQL (or other) backend can plug in beside the built-in
-``SQLiteStore``. ``open_default_store`` opens the embedded default:
-``<home>/authentications.db`` with its key from ``CONNECTOR_SDK_SECRET_KEY`` or
-``<home>/secret.key`` (see ``_home`` and ``_crypto``).
+``SQLiteStore`` implements ``AuthenticationStore`` (``protocol``) on one file;
+``open_default_store`` opens ``<home>/authentications.db`` with its key from
+``CONNECTOR_SDK_SECRET_KEY`` or ``<home>/secret.key`` (see ``home`` and ``crypto``).
 
 What ``SQLiteStore`` guarantees, and why:
 
 * **Secrets encrypted at rest.** Every ``Secret`` parameter value is sealed on its own by
   ``SecretCipher`` (AES-256-GCM, bound to the authentication and parameter names);
-  non-secret values are stored as JSON. The database never holds a clear secret.
+  non-secret values are stored as JSON (``codec``). The database never holds a clear secret.
 * **Owner-only files.** The database is created ``0o600`` before SQLite opens it; SQLite gives
   its ``-wal`` and ``-shm`` files the database's mode. Existing files that grant group or
   other access are refused (``chmod 600`` fixes them), as is a loose home directory.
+* **A store file always holds its schema.** A new store is built under a temporary name and
+  published with ``os.link`` (which fails if the name exists), so a crash during creation
+  never leaves an empty database behind. An existing 0-byte file is therefore damage (a
+  truncation, a botched copy) and is refused with the fix, never silently reused as a new,
+  empty store while the key beside it suggests authentications were lost.
 * **Several processes at once.** WAL journal (readers never block the writer), every write
   is one ``BEGIN IMMEDIATE`` transaction (the write lock is taken up front, so two writers
   never deadlock upgrading a read lock), and ``busy_timeout`` makes a writer wait for the
@@ -30,6 +33,8 @@ What ``SQLiteStore`` guarantees, and why:
   connections; authentication look-ups are too cheap for that to pay.)
 * **Migrations.** ``schema_version`` holds the schema's version; a database written by a
   newer connector-sdk is refused with a clear error instead of being misread.
+* **One bad row is one bad value.** A damaged parameter row reads as an ``UnreadableValue``
+  (``codec``), so ``auth list`` and ``auth delete`` keep working.
 
 Records are replaced whole by ``update`` (the runtime validates and merges parameters before
 it calls the store). Not protected: someone with write access to the database can delete a
@@ -39,35 +44,27 @@ move one to another record or field.
 
 from __future__ import annotations
 
-import json
-import math
+import contextlib
 import os
+import secrets
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, suppress
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
 
-from .._errors import (
-    AuthenticationConflict,
-    AuthenticationExists,
-    AuthenticationNotFound,
-    StoreError,
-)
-from .._secrets import Secret, UnreadableSecret
-from .crypto import SecretCipher, key_origin, load_secret_key
+from .._errors import StoreError
+from .crypto import KEY_FILE_NAME, SecretCipher, fsync_dir, key_origin, load_secret_key
 from .home import check_private, ensure_private_dir, sdk_home
+from .protocol import AuthenticationRecord, AuthenticationStore, validate_name
+from .sql import Execute, SQLStore
 
 __all__ = [
     "DATABASE_NAME",
     "DEFAULT_BUSY_TIMEOUT",
-    "MAX_NAME_LENGTH",
     "SCHEMA_VERSION",
-    "AuthenticationRecord",
+    "AuthenticationRecord",  # re-exported from .protocol, where they live
     "AuthenticationStore",
     "SQLiteStore",
     "open_default_store",
@@ -78,8 +75,6 @@ __all__ = [
 DATABASE_NAME = "authentications.db"
 #: The schema version this code writes; ``_MIGRATIONS`` brings older ones up to it.
 SCHEMA_VERSION = 1
-#: Longest authentication (and parameter) name accepted.
-MAX_NAME_LENGTH = 200
 #: How long a writer waits for another process's write lock before giving up.
 DEFAULT_BUSY_TIMEOUT = 30.0
 
@@ -104,98 +99,7 @@ CREATE TABLE parameters (
 _MIGRATIONS: dict[int, str] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class AuthenticationRecord:
-    """A stored authentication: what the store returns; the caller may keep it.
-
-    ``parameters`` is read-only; secret values are ``Secret`` instances (so ``repr`` of a
-    record shows a mask), the others JSON scalars. ``created_at`` and ``updated_at`` are
-    ISO-8601 UTC; ``version`` starts at 1 and grows by one with every update.
-    """
-
-    name: str
-    service: str
-    parameters: Mapping[str, Any]
-    created_at: str
-    updated_at: str
-    version: int
-
-
-@runtime_checkable
-class AuthenticationStore(Protocol):
-    """What every store backend provides. Names are validated by ``validate_name``."""
-
-    def create(
-        self, name: str, service: str, parameters: Mapping[str, Any]
-    ) -> AuthenticationRecord:
-        """Store a new authentication (version 1); ``AuthenticationExists`` if it exists."""
-        ...
-
-    def get(self, name: str) -> AuthenticationRecord:
-        """The authentication ``name``; ``AuthenticationNotFound`` if there is none."""
-        ...
-
-    def list(self) -> list[AuthenticationRecord]:
-        """Every authentication, sorted by name."""
-        ...
-
-    def update(
-        self, name: str, parameters: Mapping[str, Any], *, expected_version: int | None = None
-    ) -> AuthenticationRecord:
-        """Replace the parameters of ``name`` and bump its version.
-
-        With ``expected_version``, the update happens only if the stored version is that
-        one (else ``StoreError``: re-read and retry). ``AuthenticationNotFound`` if missing.
-        """
-        ...
-
-    def delete(self, name: str) -> None:
-        """Remove ``name``; ``AuthenticationNotFound`` if there is none."""
-        ...
-
-    def close(self) -> None:
-        """Release the backend's resources; idempotent."""
-        ...
-
-    def describe(self) -> str:
-        """Where the store is, for humans (no secrets, no credentials)."""
-        ...
-
-
-def validate_name(name: object, *, what: str = "authentication name") -> str:
-    """Return ``name`` if it is a usable name, else raise ``StoreError`` saying why.
-
-    A name is a non-empty printable string of at most 200 characters without leading or
-    trailing whitespace (so it can be typed, listed and quoted in messages unambiguously).
-    """
-    if not isinstance(name, str):
-        raise StoreError(f"an {what} must be a string, not {type(name).__name__}")
-    if not name:
-        raise StoreError(f"an {what} must not be empty")
-    if len(name) > MAX_NAME_LENGTH:
-        raise StoreError(
-            f"the {what} starting {name[:20]!r} has {len(name)} characters; "
-            f"at most {MAX_NAME_LENGTH} are allowed"
-        )
-    if not name.isprintable():
-        raise StoreError(
-            f"the {what} {name!r} contains control or other non-printable characters; "
-            f"use letters, digits and punctuation"
-        )
-    if name != name.strip():
-        raise StoreError(f"the {what} {name!r} starts or ends with whitespace; remove it")
-    return name
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-_Row = tuple[str, str, bytes | str]  # (parameter name, kind, stored value)
-_Rows = list[_Row]  # an alias: inside SQLiteStore, ``list`` is the method
-
-
-class SQLiteStore:
+class SQLiteStore(SQLStore):
     """The embedded store: one SQLite file, secrets sealed by ``cipher``.
 
     See the module docstring for the guarantees. ``path``'s directory must exist (and should
@@ -209,26 +113,12 @@ class SQLiteStore:
         self._cipher = cipher
         self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
-        self._create_private_file()
-        try:
-            self._conn: sqlite3.Connection | None = sqlite3.connect(
-                self._path,
-                timeout=busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise self._error(exc, "open") from exc
-        try:
-            self._configure()
-        except BaseException:
-            self._conn.close()
-            self._conn = None
-            raise
+        self._conn: sqlite3.Connection | None = None
+        if not _check_existing(self._path):
+            self._create_file()
+        self._conn = self._open(self._path)
         for suffix in ("-wal", "-shm"):
             self._check_sibling(suffix)
-
-    # -- lifecycle -------------------------------------------------------------------------
 
     @property
     def path(self) -> Path:
@@ -252,183 +142,47 @@ class SQLiteStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- operations ------------------------------------------------------------------------
+    def _where(self) -> str:
+        return f"the store {self._path}"
 
-    def create(
-        self, name: str, service: str, parameters: Mapping[str, Any]
-    ) -> AuthenticationRecord:
-        validate_name(name)
-        validate_name(service, what="service id")
-        params, rows = self._encode(name, parameters)
-        now = _now()
-        with self._write(f"create authentication {name!r}") as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM authentications WHERE name = ?", (name,)
-            ).fetchone()
-            if exists:
-                raise AuthenticationExists(
-                    f"an authentication named {name!r} exists already; choose another name, "
-                    f"or delete the existing one first",
-                    name=name,
-                )
-            conn.execute(
-                "INSERT INTO authentications (name, service, version, created_at, updated_at)"
-                " VALUES (?, ?, 1, ?, ?)",
-                (name, service, now, now),
-            )
-            self._insert_parameters(conn, name, rows)
-        return AuthenticationRecord(name, service, params, now, now, 1)
-
-    def get(self, name: str) -> AuthenticationRecord:
-        validate_name(name)
-        with self._read(f"read authentication {name!r}") as conn:
-            head = conn.execute(
-                "SELECT service, version, created_at, updated_at FROM authentications"
-                " WHERE name = ?",
-                (name,),
-            ).fetchone()
-            rows = conn.execute(
-                "SELECT name, kind, value FROM parameters WHERE authentication = ?", (name,)
-            ).fetchall()
-        if head is None:
-            raise self._not_found(name)
-        service, version, created_at, updated_at = head
-        return AuthenticationRecord(
-            name, service, self._decode(name, rows), created_at, updated_at, version
-        )
-
-    def list(self) -> list[AuthenticationRecord]:
-        with self._read("list authentications") as conn:
-            heads = conn.execute(
-                "SELECT name, service, version, created_at, updated_at FROM authentications"
-            ).fetchall()
-            all_rows = conn.execute(
-                "SELECT authentication, name, kind, value FROM parameters"
-            ).fetchall()
-        by_name: dict[str, _Rows] = {}
-        for authentication, *row in all_rows:
-            by_name.setdefault(authentication, []).append((row[0], row[1], row[2]))
-        records = [
-            AuthenticationRecord(
-                name,
-                service,
-                self._decode(name, by_name.get(name, [])),
-                created_at,
-                updated_at,
-                version,
-            )
-            for name, service, version, created_at, updated_at in heads
-        ]
-        return sorted(records, key=lambda record: record.name)
-
-    def update(
-        self, name: str, parameters: Mapping[str, Any], *, expected_version: int | None = None
-    ) -> AuthenticationRecord:
-        validate_name(name)
-        params, rows = self._encode(name, parameters)
-        now = _now()
-        with self._write(f"update authentication {name!r}") as conn:
-            head = conn.execute(
-                "SELECT service, version, created_at FROM authentications WHERE name = ?",
-                (name,),
-            ).fetchone()
-            if head is None:
-                raise self._not_found(name)
-            service, version, created_at = head
-            if expected_version is not None and version != expected_version:
-                raise AuthenticationConflict(
-                    f"authentication {name!r} was changed by someone else (it is at version "
-                    f"{version}, the update expected {expected_version}); read it again and "
-                    f"retry the update"
-                )
-            conn.execute(
-                "UPDATE authentications SET version = ?, updated_at = ? WHERE name = ?",
-                (version + 1, now, name),
-            )
-            conn.execute("DELETE FROM parameters WHERE authentication = ?", (name,))
-            self._insert_parameters(conn, name, rows)
-        return AuthenticationRecord(name, service, params, created_at, now, version + 1)
-
-    def delete(self, name: str) -> None:
-        validate_name(name)
-        with self._write(f"delete authentication {name!r}") as conn:
-            cursor = conn.execute("DELETE FROM authentications WHERE name = ?", (name,))
-            if cursor.rowcount == 0:
-                raise self._not_found(name)
-
-    # -- encoding --------------------------------------------------------------------------
-
-    def _encode(
-        self, name: str, parameters: Mapping[str, Any]
-    ) -> tuple[Mapping[str, Any], _Rows]:
-        """The record's read-only parameters and the rows that store them (secrets sealed)."""
-        if not isinstance(parameters, Mapping):
-            raise StoreError(
-                f"the parameters of authentication {name!r} must be a mapping, "
-                f"not {type(parameters).__name__}"
-            )
-        kept: dict[str, Any] = {}
-        rows: _Rows = []
-        for key, value in sorted(parameters.items(), key=lambda item: str(item[0])):
-            validate_name(key, what=f"parameter name of authentication {name!r}")
-            if isinstance(value, Secret):
-                sealed = self._cipher.encrypt(value, authentication=name, parameter=key)
-                rows.append((key, "secret", sealed))
-            elif value is None or isinstance(value, str | int | float | bool):
-                if isinstance(value, float) and not math.isfinite(value):
-                    raise StoreError(
-                        f"parameter {key!r} of authentication {name!r} is not a finite number"
-                    )
-                rows.append((key, "json", json.dumps(value)))
-            else:
-                raise StoreError(
-                    f"parameter {key!r} of authentication {name!r} is a "
-                    f"{type(value).__name__}; the store keeps Secret values and JSON scalars "
-                    f"(str, int, float, bool, None)"
-                )
-            kept[key] = value
-        return MappingProxyType(kept), rows
-
-    def _decode(self, name: str, rows: _Rows) -> Mapping[str, Any]:
-        values: dict[str, Any] = {}
-        for key, kind, stored in sorted(rows, key=lambda row: row[0]):
-            if kind == "secret" and isinstance(stored, bytes):
-                try:
-                    values[key] = self._cipher.decrypt(stored, authentication=name,
-                                                       parameter=key)
-                except StoreError as exc:  # wrong key, damage: list, show, delete still work
-                    values[key] = UnreadableSecret(exc)
-            elif kind == "json" and isinstance(stored, str):
-                try:
-                    values[key] = json.loads(stored)
-                except ValueError as exc:
-                    raise self._damaged(name, key) from exc
-            else:
-                raise self._damaged(name, key)
-        return MappingProxyType(values)
-
-    @staticmethod
-    def _insert_parameters(conn: sqlite3.Connection, name: str, rows: _Rows) -> None:
-        conn.executemany(
-            "INSERT INTO parameters (authentication, name, kind, value) VALUES (?, ?, ?, ?)",
-            [(name, key, kind, value) for key, kind, value in rows],
-        )
+    @contextmanager
+    def _transaction(self, action: str, *, write: bool) -> Iterator[Execute]:
+        """``BEGIN IMMEDIATE`` for writes (the write lock up front), ``BEGIN`` for reads."""
+        with self._lock:
+            if self._conn is None:
+                raise StoreError(f"the authentication store {self._path} is closed")
+            conn = self._conn
+            with self._sqlite_transaction(conn, "BEGIN IMMEDIATE" if write else "BEGIN",
+                                          action):
+                yield conn.execute
 
     # -- SQLite plumbing -------------------------------------------------------------------
 
-    def _create_private_file(self) -> None:
-        """Create the database file ``0o600`` before SQLite does, or check the existing one."""
+    def _create_file(self) -> None:
+        """Build a new store under a temporary name and publish it atomically at ``path``.
+
+        The file is created ``0o600`` before SQLite sees it; ``os.link`` fails if another
+        process published its store first, and then everyone uses that one.
+        """
+        tmp = self._path.with_name(f".{self._path.name}.{os.getpid()}."
+                                   f"{secrets.token_hex(6)}.tmp")
         try:
-            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+            self._open(tmp).close()  # closing the last connection checkpoints the WAL
+            with suppress(FileExistsError):
+                os.link(tmp, self._path)
+            fsync_dir(self._path.parent)
         except OSError as exc:
             raise StoreError(
-                f"cannot open the authentication store {self._path}: {exc.strerror}; check "
-                f"that its directory exists and is yours"
+                f"cannot create the authentication store {self._path}: {exc.strerror}; "
+                f"check that its directory exists and is yours"
             ) from exc
-        try:
-            check_private(self._path, os.fstat(fd), kind="store file", fix_mode="600")
         finally:
-            os.close(fd)
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{tmp}{suffix}")
+        _check_existing(self._path)
 
     def _check_sibling(self, suffix: str) -> None:
         sibling = self._path.with_name(self._path.name + suffix)
@@ -438,8 +192,23 @@ class SQLiteStore:
             return
         check_private(sibling, info, kind="store file", fix_mode="600")
 
-    def _configure(self) -> None:
-        conn = self._connection()
+    def _open(self, path: Path) -> sqlite3.Connection:
+        """A configured connection to ``path`` with its schema brought up to date."""
+        try:
+            conn = sqlite3.connect(
+                path, timeout=self._busy_timeout, isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise self._error(exc, "open") from exc
+        try:
+            self._configure(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
         try:
             # journal_mode cannot change inside a transaction; WAL is persistent in the file.
             conn.execute("PRAGMA journal_mode = WAL").fetchone()
@@ -448,7 +217,7 @@ class SQLiteStore:
             conn.execute("PRAGMA secure_delete = ON")
         except sqlite3.Error as exc:
             raise self._error(exc, "open") from exc
-        with self._write("prepare the schema of") as tx:
+        with self._sqlite_transaction(conn, "BEGIN IMMEDIATE", "prepare the schema of") as tx:
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version ("
                 " id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
@@ -473,39 +242,26 @@ class SQLiteStore:
                 (version,),
             )
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError(f"the authentication store {self._path} is closed")
-        return self._conn
-
-    def _write(self, action: str) -> AbstractContextManager[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction, committed if the block returns."""
-        return self._transaction("BEGIN IMMEDIATE", action)
-
-    def _read(self, action: str) -> AbstractContextManager[sqlite3.Connection]:
-        """One read transaction, so that a record's rows come from one snapshot."""
-        return self._transaction("BEGIN", action)
-
     @contextmanager
-    def _transaction(self, begin: str, action: str) -> Iterator[sqlite3.Connection]:
-        """Run the block in one transaction under the instance lock; roll back on any error.
+    def _sqlite_transaction(
+        self, conn: sqlite3.Connection, begin: str, action: str
+    ) -> Iterator[sqlite3.Connection]:
+        """Run the block in one transaction; roll back on any error.
 
         SQLite errors become ``StoreError`` naming ``action``; other exceptions (the store's
         own errors, KeyboardInterrupt) pass through after the rollback.
         """
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute(begin)
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    with suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise self._error(exc, action) from exc
-                raise
+        try:
+            conn.execute(begin)
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc, action) from exc
+            raise
 
     def _error(self, exc: sqlite3.Error, action: str) -> StoreError:
         """A ``StoreError`` for a SQLite failure (SQLite's messages never contain values)."""
@@ -521,19 +277,40 @@ class SQLiteStore:
             hint = "check the file, its directory and the free disk space"
         return StoreError(f"cannot {action} the store {self._path}: {message}; {hint}")
 
-    @staticmethod
-    def _not_found(name: str) -> AuthenticationNotFound:
-        return AuthenticationNotFound(
-            f"no authentication named {name!r}; check the name against the list of "
-            f"authentications, or create it first",
-            name=name,
-        )
 
-    def _damaged(self, name: str, key: str) -> StoreError:
-        return StoreError(
-            f"parameter {key!r} of authentication {name!r} in the store {self._path} is "
-            f"damaged; delete and re-create the authentication"
+def _check_existing(path: Path) -> bool:
+    """False if there is no store at ``path``; True for a usable existing file.
+
+    Refuses (``StoreError`` with the fix) a path that is not a regular file, one that is not
+    owner-only, and an empty file: a store this code creates always holds its schema, so an
+    empty one was truncated or made by something else, and authentications were likely lost.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise StoreError(
+            f"cannot open the authentication store {path}: {exc.strerror}; check that its "
+            f"directory exists and is yours"
+        ) from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise StoreError(
+            f"cannot use {path} as the authentication store: it is not a regular file; move "
+            f"it away, or set CONNECTOR_SDK_HOME to another directory"
         )
+    check_private(path, info, kind="store file", fix_mode="600")
+    if info.st_size == 0:
+        key_file = path.with_name(KEY_FILE_NAME)
+        beside = (f" while the key file {key_file} beside it shows a store was in use here"
+                  if key_file.exists() else "")
+        raise StoreError(
+            f"the store file {path} is empty (0 bytes){beside}: connector-sdk always writes"
+            f" its schema when it creates a store, so this one was truncated or replaced;"
+            f" restore it from a backup, or remove it to start with an empty store (the"
+            f" authentications it held are then lost)"
+        )
+    return True
 
 
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -555,5 +332,5 @@ def open_default_store(
     """
     home = ensure_private_dir(sdk_home(environ) if home is None else home)
     path = home / DATABASE_NAME
-    key = load_secret_key(home, environ, create=not path.exists())
+    key = load_secret_key(home, environ, create=not _check_existing(path))
     return SQLiteStore(path, SecretCipher(key, origin=key_origin(home, environ)))

@@ -36,17 +36,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         command.add_argument("--format", choices=("text", "json"), default="text")
 
 
-def _record_view(record: Any) -> dict[str, Any]:
-    from .._secrets import MASK, Secret
+def _record_view(record: Any, runtime: Any) -> dict[str, Any]:
+    """What a person sees of a record: secrets masked by the *manifest's* ``secret`` marks
+    (every value when the service is not installed), and which values could not be read."""
+    from .._errors import ServiceNotFound
+    from .._stores.codec import UnreadableValue
+    from .._stores.protocol import masked_parameters
 
-    return {
+    try:
+        secret: frozenset[str] | None = runtime.service(record.service).secret_parameters
+    except ServiceNotFound:
+        secret = None
+    view = {
         "name": record.name,
         "service": record.service,
-        "parameters": {k: MASK if isinstance(v, Secret) else v
-                       for k, v in record.parameters.items()},
+        "parameters": masked_parameters(record.parameters, secret),
         "created_at": record.created_at,
         "updated_at": record.updated_at,
     }
+    unreadable = {key: str(value.problem) for key, value in record.parameters.items()
+                  if isinstance(value, UnreadableValue)}
+    if unreadable:
+        view["unreadable"] = unreadable
+    return view
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,7 +77,7 @@ def _create(args: argparse.Namespace) -> int:
         authentication = runtime.create_authentication(service.id, args.name, values)
         record = runtime.store.get(authentication.name)
     if args.format == "json":
-        emit_json(_record_view(record))
+        emit_json(_record_view(record, runtime))
     else:
         print(f"created authentication '{record.name}' for service '{record.service}'"
               f" in {runtime.store.describe()}")
@@ -73,30 +85,39 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from .._secrets import UnreadableSecret
+
     with make_runtime(args) as runtime:
         records = runtime.list_authentications()
         where = runtime.store.describe()
     if args.format == "json":
-        emit_json({"authentications": [_record_view(r) for r in records]})
+        emit_json({"authentications": [_record_view(r, runtime) for r in records]})
     elif not records:
         print(f"no authentications in {where}; create one with"
               " `connector-sdk auth create SERVICE --name NAME --param ...`")
     else:
         for r in records:
-            print(f"{r.name:<24} {r.service:<12} created {r.created_at}")
+            damaged = [k for k, v in r.parameters.items() if isinstance(v, UnreadableSecret)]
+            note = f"  (unreadable: {', '.join(damaged)}; see `auth show {r.name}`)" \
+                if damaged else ""
+            print(f"{r.name:<24} {r.service:<12} created {r.created_at}{note}")
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
     with make_runtime(args) as runtime:
-        view = _record_view(runtime.store.get(args.name))
+        view = _record_view(runtime.store.get(args.name), runtime)
     if args.format == "json":
         emit_json(view)
     else:
         print(f"{view['name']} (service {view['service']}, created {view['created_at']},"
               f" updated {view['updated_at']})")
+        unreadable = view.get("unreadable", {})
         for key, value in view["parameters"].items():
-            print(f"    {key:<20} {value}")
+            note = "  (unreadable: see below)" if key in unreadable else ""
+            print(f"    {key:<20} {value}{note}")
+        for problem in unreadable.values():
+            print(f"warning: {problem}", file=sys.stderr)
     return 0
 
 
