@@ -6,10 +6,12 @@ parameter) and how to fix it, and never contains a secret value: context is pass
 keyword-only arguments so that it is data, not interpolated text.
 
     ConnectorSDKError
-    ├── ManifestError            a manifest or workflow file is invalid (carries ``problems``)
+    ├── ManifestError            a service manifest is invalid (carries ``problems``)
     ├── PluginError              a plugin failed to load or registered something invalid
     ├── ServiceNotFound          no installed service has that id
+    ├── EmulatorNotFound         no installed plugin provides an emulator for that service
     ├── ParameterError           authentication parameters do not satisfy the service's schema
+    ├── AuthenticationMismatch   the authentication is of another service than the one called
     ├── NetworkPolicyError       a rendered URL is not allowed (scheme, host, injection)
     ├── StoreError               the authentication store cannot be used
     │   ├── AuthenticationNotFound
@@ -24,7 +26,9 @@ keyword-only arguments so that it is data, not interpolated text.
     │   ├── UnauthorizedError    the API rejected a freshly obtained token too
     │   └── RateLimitError       still rate limited after waiting within the bounds
     ├── OperationError           an operation is unknown or its input is invalid
-    └── WorkflowError            a workflow run failed (carries the step report)
+    ├── WorkflowError            a workflow file is invalid (``problems``) or its run failed
+    │                            (``report``)
+    └── EventLoopError           a sync entry point was called inside a running event loop
 """
 
 from __future__ import annotations
@@ -39,8 +43,11 @@ __all__ = [
     "APIError",
     "AuthenticationConflict",
     "AuthenticationExists",
+    "AuthenticationMismatch",
     "AuthenticationNotFound",
     "ConnectorSDKError",
+    "EmulatorNotFound",
+    "EventLoopError",
     "ManifestError",
     "NetworkPolicyError",
     "OperationError",
@@ -63,18 +70,19 @@ class ConnectorSDKError(Exception):
     """Base of every error connector-sdk raises on purpose."""
 
 
+def _with_problems(head: str, problems: Sequence[Problem]) -> str:
+    return head + "".join("\n  " + p.format_text() for p in problems)
+
+
 class ManifestError(ConnectorSDKError):
-    """A manifest (or workflow) file is invalid; ``problems`` lists every problem found."""
+    """A service manifest is invalid; ``problems`` lists every problem found."""
 
     def __init__(self, message: str, *, problems: Sequence[Problem] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems)
 
     def __str__(self) -> str:
-        head = super().__str__()
-        if not self.problems:
-            return head
-        return head + "\n" + "\n".join("  " + p.format_text() for p in self.problems)
+        return _with_problems(super().__str__(), self.problems)
 
 
 class PluginError(ConnectorSDKError):
@@ -87,6 +95,15 @@ class PluginError(ConnectorSDKError):
 
 class ServiceNotFound(ConnectorSDKError):
     """No installed service has the requested id."""
+
+    def __init__(self, message: str, *, service: str) -> None:
+        super().__init__(message)
+        self.service = service
+
+
+class EmulatorNotFound(ConnectorSDKError):
+    """No installed plugin registers an emulator for ``service`` (``--sandbox``,
+    ``Runtime(sandbox=True)``, ``connector-sdk sandbox``); the message says how to fix it."""
 
     def __init__(self, message: str, *, service: str) -> None:
         super().__init__(message)
@@ -106,6 +123,20 @@ class ParameterError(ConnectorSDKError):
         super().__init__(message)
         self.service = service
         self.fields = dict(fields or {})
+
+
+class AuthenticationMismatch(ConnectorSDKError):
+    """The authentication ``name`` belongs to service ``service``, but ``expected`` was called.
+
+    Not a store problem (the authentication exists and is intact) and not a bad input of the
+    operation: the caller named the wrong authentication, or a workflow step the wrong one.
+    """
+
+    def __init__(self, message: str, *, name: str, service: str, expected: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.service = service
+        self.expected = expected
 
 
 class NetworkPolicyError(ConnectorSDKError):
@@ -147,6 +178,10 @@ class AuthenticationExists(StoreError):
 
 class AuthenticationConflict(StoreError):
     """An update lost a race: the authentication changed since it was read; read and retry."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class SecretKeyError(StoreError):
@@ -236,9 +271,36 @@ class OperationError(ConnectorSDKError):
 
 
 class WorkflowError(ConnectorSDKError):
-    """A workflow run failed; ``report`` is the run's JSON-ready result up to the failure."""
+    """A workflow file is invalid, or a run cannot start or failed.
 
-    def __init__(self, message: str, *, step: str | None = None, report: Any = None) -> None:
+    ``problems`` lists every problem of an invalid file (as ``ManifestError`` does for a
+    manifest); ``step`` names the step at fault; ``report`` is a failed run's JSON-ready
+    result up to the failure.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str | None = None,
+        report: Any = None,
+        problems: Sequence[Problem] = (),
+    ) -> None:
         super().__init__(message)
         self.step = step
         self.report = report
+        self.problems = list(problems)
+
+    def __str__(self) -> str:
+        return _with_problems(super().__str__(), self.problems)
+
+
+class EventLoopError(ConnectorSDKError):
+    """A synchronous entry point (``call_operation_sync``, ``run_workflow_sync``) was called
+    where an event loop is running: ``entry_point`` names it, ``use`` the async twin to
+    await there instead."""
+
+    def __init__(self, message: str, *, entry_point: str, use: str) -> None:
+        super().__init__(message)
+        self.entry_point = entry_point
+        self.use = use
