@@ -1,4 +1,8 @@
-"""What a runtime was configured with; handed to hooks that build stores and caches."""
+"""What a runtime was configured with; handed to hooks that build stores and caches.
+
+Also the one reading of yes/no words (``parse_bool``): environment variables, command-line
+values and parameter text all accept the same words, in any case, around any whitespace.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["RuntimeConfig", "env_flag"]
+__all__ = ["FALSE_WORDS", "TRUE_WORDS", "RuntimeConfig", "env_flag", "parse_bool"]
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(text: str) -> bool | None:
+    """True for 1/true/yes/on, False for 0/false/no/off (any case), None for anything else."""
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return None
 
 
 def env_flag(environ: Mapping[str, str], name: str) -> bool:
-    """True for 1/true/yes/on (any case): how every boolean environment variable reads."""
-    return environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+    """True when ``name`` is set to a true word: how every boolean environment variable reads."""
+    return parse_bool(environ.get(name, "")) is True
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from .._config import parse_bool
 from .._errors import ParameterError
 from .._hints import did_you_mean
 from .._manifest.model import Service
@@ -110,8 +111,8 @@ def coerce_text(service: Service, name: str, text: str) -> Any:
             return int(text)
         if spec.type == "number":
             return float(text)
-        if spec.type == "boolean" and text.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return text.lower() in ("true", "1", "yes")
+        if spec.type == "boolean" and (flag := parse_bool(text)) is not None:
+            return flag
     except ValueError:
         pass
     return text  # left for the schema check to report with the right reason

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 import pluggy
 
+from .._config import env_flag
 from .._hints import did_you_mean
 from . import hookspecs as _hookspecs
 from .registry import PluginFailure, ServiceRegistry
@@ -84,7 +85,7 @@ def load_plugins(
     plugins = PluginSet(manager, ServiceRegistry())
     allow = _names(environ, "CONNECTOR_SDK_LOAD_PLUGINS")
     block = _names(environ, "CONNECTOR_SDK_BLOCK_PLUGINS") or set()
-    if environ.get("CONNECTOR_SDK_TRACE_PLUGINS", "").strip().lower() in {"1", "true", "yes"}:
+    if env_flag(environ, "CONNECTOR_SDK_TRACE_PLUGINS"):
         _trace(manager, trace_to or sys.stderr)
 
     manager.register(_builtin, name=BUILTIN)

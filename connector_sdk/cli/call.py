@@ -18,14 +18,11 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._config import parse_bool
 from ._common import UsageError, add_runtime_arguments, make_runtime
 
 if TYPE_CHECKING:
     from .._manifest.model import OperationSpec
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("operation", metavar="SERVICE.OPERATION",
@@ -63,8 +60,8 @@ def _convert(name: str, text: str, types: set[str], operation: str) -> Any:
             return float(text)
         except ValueError:
             pass
-    if "boolean" in types and text.lower() in _TRUE | _FALSE:
-        return text.lower() in _TRUE
+    if "boolean" in types and (flag := parse_bool(text)) is not None:
+        return flag
     if types & {"object"} and "string" not in types:
         try:
             return json.loads(text)

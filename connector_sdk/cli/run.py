@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .._config import parse_bool
 from ._common import UsageError, add_runtime_arguments, make_runtime
 
 if TYPE_CHECKING:
@@ -110,12 +111,10 @@ def _coerce(spec: WorkflowInput, text: str) -> Any:
         if kind == "number":
             return float(text)
         if kind == "boolean":
-            lowered = text.strip().lower()
-            if lowered in ("true", "1", "yes"):
-                return True
-            if lowered in ("false", "0", "no"):
-                return False
-            raise ValueError(text)
+            flag = parse_bool(text)
+            if flag is None:
+                raise ValueError(text)
+            return flag
         value = json.loads(text)
     except ValueError:
         raise UsageError(f"--input {spec.name}: '{text[:40]}' is not a valid {kind}"
