@@ -89,7 +89,9 @@ class ServiceAuth(httpx.Auth):
     memory nor time.
     """
 
-    requires_request_body = True  # the body is sent twice when a 401 is retried
+    #: A 401 is retried with the same body, so a streaming body is read into memory before
+    #: the first send, as httpx's own drivers do (``httpx.Auth.sync_auth_flow``).
+    requires_request_body = True
 
     def __init__(
         self,
@@ -104,7 +106,6 @@ class ServiceAuth(httpx.Auth):
         self._service = authentication.service
         self._secrets = secret_strings(authentication)
         self._rendered: tuple[Token, tuple[tuple[str, str], ...]] | None = None
-        self._token: Token | None = None
         self._key: str | None = None
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
@@ -144,6 +145,8 @@ class ServiceAuth(httpx.Auth):
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
+        if self.requires_request_body:
+            request.read()
         flow = self.flow(request)
         value: Any = None
         while True:
@@ -152,10 +155,11 @@ class ServiceAuth(httpx.Auth):
             except StopIteration:
                 return
             if isinstance(step, NeedToken):
-                value = self._held(step)
-                if value is None:
+                if step.rejected is not None:
+                    self._manager.invalidate(self._authentication, step.rejected)
                     value = self._manager.get_token(self._authentication)
-                    self._token = value
+                else:
+                    value = self._held() or self._manager.get_token(self._authentication)
             elif isinstance(step, ReadBody):
                 value = self._read_sync(step.response, decoded=True)
             elif isinstance(step, Discard):
@@ -169,6 +173,8 @@ class ServiceAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if self.requires_request_body:
+            await request.aread()
         flow = self.flow(request)
         value: Any = None
         while True:
@@ -177,10 +183,11 @@ class ServiceAuth(httpx.Auth):
             except StopIteration:
                 return
             if isinstance(step, NeedToken):
-                value = self._held(step)
-                if value is None:
+                if step.rejected is not None:
+                    await self._manager.ainvalidate(self._authentication, step.rejected)
                     value = await self._manager.aget_token(self._authentication)
-                    self._token = value
+                else:
+                    value = self._held() or await self._manager.aget_token(self._authentication)
             elif isinstance(step, ReadBody):
                 value = await self._read_async(step.response, decoded=True)
             elif isinstance(step, Discard):
@@ -238,13 +245,9 @@ class ServiceAuth(httpx.Auth):
                 await raw.aclose()
         return bytes(body[:BODY_LIMIT])
 
-    def _held(self, step: NeedToken) -> Token | None:
-        """The token this client last used, while fresh: the warm path skips the manager's
-        locks. A token another client saw rejected is caught by this client's own 401."""
-        if step.rejected is not None:
-            self._manager.invalidate(self._authentication, step.rejected)
-            self._token = None
-            return None
+    def _held(self) -> Token | None:
+        """The manager's held token while fresh: the warm path takes no lock and calls no
+        cache. A token another client saw rejected is dropped from it by that client."""
         key = self._key
         if key is None:
             key = self._key = self._manager.key_of(self._authentication)

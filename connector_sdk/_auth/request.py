@@ -1,12 +1,12 @@
-"""Build the client-credentials token request for an authentication: pure, no I/O.
+"""Build a token request for an authentication, whatever the grant: pure, no I/O.
 
-What goes on the wire follows RFC 6749 §4.4.2 and §2.3.1: ``POST`` with an
-``application/x-www-form-urlencoded`` body holding ``grant_type=client_credentials``, the
-scopes joined by the manifest's separator and the manifest's extra fields; the client
-authenticates either in the body (``client_secret_post``: ``client_id`` and
-``client_secret``) or with HTTP Basic (``client_secret_basic``: id and secret each
+What goes on the wire follows RFC 6749 §3.2 and §2.3.1: ``POST`` to the rendered token URL
+with an ``application/x-www-form-urlencoded`` body holding ``grant_type``, the grant's own
+fields (``grants``: the scopes for client credentials, §4.4.2) and the manifest's extra
+fields; the client authenticates either in the body (``client_secret_post``: ``client_id``
+and ``client_secret``) or with HTTP Basic (``client_secret_basic``: id and secret each
 form-urlencoded, then ``base64(id:secret)``). Credentials never go into the URL. The token URL
-is rendered by ``_urls.render_url``, so the network policy applies before anything is sent.
+is rendered by ``render_url``, so the network policy applies before anything is sent.
 
 The built ``TokenRequest`` carries the clear secret in its body and headers: its ``repr``
 hides them, and it lists the strings (``redact``) that must never appear in any message.
@@ -15,7 +15,7 @@ hides them, and it lists the strings (``redact``) that must never appear in any 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, urlencode
@@ -44,7 +44,11 @@ _RESERVED_FIELDS = frozenset({"grant_type", "client_id", "client_secret", "scope
 
 @dataclass(frozen=True, slots=True, repr=False)
 class TokenRequest:
-    """A ready token request; ``key`` is its cache key, ``redact`` the strings never to show."""
+    """A ready token request; ``key`` is its cache key, ``redact`` the strings never to show.
+
+    ``grant`` is the ``grant_type`` it carries; ``scopes`` the scopes it asks for (the answer
+    may name others, RFC 6749 §5.1).
+    """
 
     service: str
     authentication: str
@@ -54,11 +58,13 @@ class TokenRequest:
     scopes: tuple[str, ...]
     key: str
     redact: tuple[str, ...]
+    grant: str = "client_credentials"
 
     def __repr__(self) -> str:
         return (
             f"TokenRequest(service={self.service!r}, authentication={self.authentication!r}, "
-            f"url={str(self.url)!r}, scopes={self.scopes!r}, body=<hidden>)"
+            f"grant={self.grant!r}, url={str(self.url)!r}, scopes={self.scopes!r},"
+            " body=<hidden>)"
         )
 
 
@@ -121,12 +127,21 @@ def secret_strings(authentication: Authentication, *extra: str) -> tuple[str, ..
 
 
 def build_token_request(
-    authentication: Authentication, *, allow_loopback: bool = False
+    authentication: Authentication,
+    *,
+    grant: str,
+    grant_fields: Sequence[tuple[str, str]] = (),
+    scopes: Sequence[str] = (),
+    secrets: Sequence[str] = (),
+    allow_loopback: bool = False,
 ) -> TokenRequest:
-    """The token request for ``authentication``, checked against the network policy.
+    """The token request of ``grant`` for ``authentication``, checked against the policy.
 
-    Raises ``NetworkPolicyError`` when the rendered token URL is not allowed and
-    ``ParameterError`` when a template needs a parameter the authentication lacks.
+    ``grant_fields`` follow ``grant_type`` in the body (a grant's own fields: scope, code,
+    refresh_token...); ``scopes`` are what the request asks for and part of the cache key;
+    ``secrets`` are further clear values to redact (a refresh token, say). Raises
+    ``NetworkPolicyError`` when the rendered token URL is not allowed and ``ParameterError``
+    when a template needs a parameter the authentication lacks.
     """
     service = authentication.service
     auth = service.auth
@@ -144,20 +159,20 @@ def build_token_request(
         auth.client_secret, values, service=service.id, field="client_secret"
     )
     headers, fields = client_auth_parts(auth.client_auth, client_id, client_secret)
-    fields.append(("grant_type", "client_credentials"))
-    if auth.scopes:
-        fields.append(("scope", auth.scope_separator.join(auth.scopes)))
+    fields.append(("grant_type", grant))
+    fields.extend(grant_fields)
     extra: list[tuple[str, str]] = []
+    reserved = _RESERVED_FIELDS.union(name for name, _ in grant_fields)
     secret_names = service.secret_parameters
     for name, template in auth.token_request_fields.items():
-        if name in _RESERVED_FIELDS:
+        if name in reserved:
             continue  # the manifest checks refuse these; the grant's own fields always win
         value = render_text(template, values, service=service.id, field=f"token field '{name}'")
         fields.append((name, value))
         if not secret_names.intersection(p.root for p in template.placeholders):
             extra.append((name, value))
     headers = [("Accept", "application/json"), ("Content-Type", FORM_CONTENT_TYPE), *headers]
-    redact = secret_strings(authentication, client_secret)
+    redact = secret_strings(authentication, client_secret, *secrets)
     if auth.client_auth == "client_secret_basic":
         redact = (*redact, headers[-1][1], headers[-1][1].removeprefix("Basic "))
     key = cache_key(
@@ -165,8 +180,9 @@ def build_token_request(
         authentication=authentication.name,
         token_url=str(url),
         client_id=client_id,
-        scopes=auth.scopes,
+        scopes=scopes,
         extra=extra,
+        grant=grant,
     )
     return TokenRequest(
         service=service.id,
@@ -174,7 +190,8 @@ def build_token_request(
         url=url,
         headers=tuple(headers),
         body=urlencode(fields).encode("ascii"),
-        scopes=tuple(auth.scopes),
+        scopes=tuple(scopes),
         key=key,
         redact=redact,
+        grant=grant,
     )

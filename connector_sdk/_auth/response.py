@@ -7,8 +7,9 @@ providers differ and the parser is tolerant on purpose:
   ``default_token_type`` is used; a type the manifest does not accept is refused (§7.1).
   ``bearer`` is normalised to ``Bearer`` since headers must say ``Bearer``.
 * ``expires_in`` a number, a numeric string, ``null`` or missing (the manifest's default),
-  ``0`` or negative (also the default: never a token request per call), huge (clamped by
-  the caller's ``max_lifetime``).
+  ``0``, negative or past a float's range (also the default: never a token request per call),
+  positive but tiny (raised to ``min_lifetime``, 10 s by default), huge (clamped by the
+  caller's ``max_lifetime``).
 * ``scope`` a space- or comma-separated string (RFC, Shopify), a list (Twitch), or
   ``null``/missing (the requested scopes, as §5.1 says).
 
@@ -31,6 +32,7 @@ from typing import Any
 from .._errors import TokenEndpointError, TokenResponseError
 from .._http.retry import PERMANENT_OAUTH_ERRORS
 from .._secrets import MASK, Secret
+from .token import MIN_LIFETIME
 
 __all__ = [
     "MESSAGE_LIMIT",
@@ -62,13 +64,15 @@ class ResponseContext:
     default_token_type: str | None = None
     default_expires_in: float = 3600
     max_lifetime: float = 30 * 24 * 3600.0
+    min_lifetime: float = MIN_LIFETIME
     requested_scopes: tuple[str, ...] = ()
     redact: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, repr=False)
 class TokenGrant:
-    """A parsed successful answer; ``expires_in`` is clamped to ``[0, max_lifetime]``."""
+    """A parsed successful answer; ``expires_in`` is within ``[min_lifetime, max_lifetime]``
+    (or the manifest's default, when that is lower)."""
 
     access_token: Secret
     token_type: str
@@ -220,19 +224,20 @@ def _expires_in(value: Any, ctx: ResponseContext) -> float:
     seconds: float | None = None
     if isinstance(value, bool) or value is None:
         seconds = None
-    elif isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
+    elif isinstance(value, int | float | str):
         try:
-            seconds = float(value.strip())
-        except ValueError:
+            seconds = float(value.strip() if isinstance(value, str) else value)
+        except (ValueError, OverflowError):  # "soon"; an int beyond a float (10**400)
             seconds = None
-    if seconds is None or math.isnan(seconds) or seconds <= 0:
-        # 0 or negative says nothing usable (Twitch's validate uses 0 for "no expiry"); using
-        # the token once would mean one token request per API call: take the default and
-        # rely on the 401 refresh if the provider disagrees.
-        seconds = float(ctx.default_expires_in)
-    return min(max(seconds, 0.0), ctx.max_lifetime)
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        # 0 or negative says nothing usable (Twitch's validate uses 0 for "no expiry"), nor
+        # does a number past a float (1e400 reads as inf); using the token once would mean one
+        # token request per API call: take the default and rely on the 401 refresh if the
+        # provider disagrees.
+        return min(max(float(ctx.default_expires_in), 0.0), ctx.max_lifetime)
+    # a positive lifetime too short to be useful (0.0001, 1e-300) gets the floor, for the
+    # same reason; a revoked or really expired token is still caught by the API's 401
+    return min(max(seconds, ctx.min_lifetime), ctx.max_lifetime)
 
 
 def _scopes(value: Any, ctx: ResponseContext) -> tuple[str, ...]:

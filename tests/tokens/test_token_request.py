@@ -7,10 +7,13 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from connector_sdk._auth.request import basic_authorization, build_token_request
+from connector_sdk._auth.grants import CLIENT_CREDENTIALS
+from connector_sdk._auth.request import basic_authorization
 from connector_sdk._errors import NetworkPolicyError
 from connector_sdk._manifest.model import ParameterSpec
 from connector_sdk._manifest.templates import parse_template
+
+build = CLIENT_CREDENTIALS.build_request
 
 
 def test_twitch_post_body_matches_the_documented_request_byte_for_byte(kit, server, make_manager):
@@ -95,14 +98,14 @@ def test_scopes_are_joined_with_the_manifest_separator_and_extra_fields_follow(
 
 def test_extra_fields_cannot_override_the_grant(kit):
     service = kit.service(token_request_fields={"grant_type": parse_template("password")})
-    request = build_token_request(kit.auth(service, client_id="a", client_secret="b"),
-                                  allow_loopback=True)
+    request = build(kit.auth(service, client_id="a", client_secret="b"),
+         allow_loopback=True)
     assert parse_qs(request.body.decode())["grant_type"] == ["client_credentials"]
 
 
 def test_request_repr_and_cache_key_hide_the_secret(kit, canary):
-    request = build_token_request(kit.auth(kit.service(), client_id="a", client_secret=canary),
-                                  allow_loopback=True)
+    request = build(kit.auth(kit.service(), client_id="a", client_secret=canary),
+         allow_loopback=True)
     assert canary not in repr(request)
     assert canary not in request.key
     assert canary in request.redact
@@ -111,10 +114,10 @@ def test_request_repr_and_cache_key_hide_the_secret(kit, canary):
 def test_cache_key_differs_when_the_rendered_token_url_differs(kit):
     tenant = ParameterSpec("tenant", secret=False, required=True, type="string")
     service = kit.service(token_path="/{{tenant}}/token", extra_parameters=(tenant,))
-    one = build_token_request(kit.auth(service, client_id="a", client_secret="b", tenant="one"),
-                              allow_loopback=True)
-    two = build_token_request(kit.auth(service, client_id="a", client_secret="b", tenant="two"),
-                              allow_loopback=True)
+    one = build(kit.auth(service, client_id="a", client_secret="b", tenant="one"),
+         allow_loopback=True)
+    two = build(kit.auth(service, client_id="a", client_secret="b", tenant="two"),
+         allow_loopback=True)
     assert one.key != two.key
     assert one.url.path == "/one/token"
 
@@ -130,4 +133,4 @@ def test_token_url_outside_allowed_hosts_is_refused_before_sending(kit, server, 
 
 def test_http_loopback_token_url_needs_allow_loopback(kit):
     with pytest.raises(NetworkPolicyError):
-        build_token_request(kit.auth(kit.service(), client_id="a", client_secret="b"))
+        build(kit.auth(kit.service(), client_id="a", client_secret="b"))
