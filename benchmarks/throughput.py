@@ -59,8 +59,7 @@ async def _semaphore_run(client: httpx.AsyncClient, ids: list[str], concurrency:
 
 async def _measure(port: int, ids: list[str], concurrency: int, rounds: int,
                    home: Path) -> dict[str, list[float]]:
-    from connector_sdk._workflows.model import load_workflow
-    from connector_sdk._workflows.runner import run_workflow
+    from connector_sdk import load_workflow, run_workflow
 
     runtime = make_runtime(port, home=home)
     runtime.create_authentication("bench", "bench", PARAMETERS)

@@ -13,8 +13,10 @@ from ._errors import (
     APIError,
     AuthenticationConflict,
     AuthenticationExists,
+    AuthenticationMismatch,
     AuthenticationNotFound,
     ConnectorSDKError,
+    EventLoopError,
     ManifestError,
     NetworkPolicyError,
     OperationError,
@@ -53,18 +55,22 @@ if TYPE_CHECKING:
     from ._operations.ratelimit import RateLimitPolicy
     from ._runtime.runtime import Runtime
     from ._stores.sqlite import AuthenticationRecord, AuthenticationStore
-    from ._workflows.model import Workflow, load_workflow
-    from ._workflows.runner import RunResult, run_workflow, run_workflow_sync
+    from ._workflows.executors.local import run_workflow, run_workflow_sync
+    from ._workflows.loading import load_workflow
+    from ._workflows.model import Workflow
+    from ._workflows.results import RunResult
 
 __all__ = [
     "APIError",
     "Authentication",
     "AuthenticationConflict",
     "AuthenticationExists",
+    "AuthenticationMismatch",
     "AuthenticationNotFound",
     "AuthenticationRecord",
     "AuthenticationStore",
     "ConnectorSDKError",
+    "EventLoopError",
     "HandlerRegistrar",
     "HttpSettings",
     "ManifestError",
@@ -120,12 +126,12 @@ _LAZY = {
     "OperationContext": "._operations.calls",
     "PageLimits": "._operations.calls",
     "RateLimitPolicy": "._operations.ratelimit",
-    "RunResult": "._workflows.runner",
+    "RunResult": "._workflows.results",
     "Runtime": "._runtime.runtime",
     "Workflow": "._workflows.model",
-    "load_workflow": "._workflows.model",
-    "run_workflow": "._workflows.runner",
-    "run_workflow_sync": "._workflows.runner",
+    "load_workflow": "._workflows.loading",
+    "run_workflow": "._workflows.executors.local",
+    "run_workflow_sync": "._workflows.executors.local",
     "call_operation": "._operations.calls",
     "call_operation_sync": "._operations.calls",
     "stream_items": "._operations.calls",

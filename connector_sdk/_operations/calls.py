@@ -25,16 +25,16 @@ in ``handlers``, and the body is read and the provider's error text taken in ``r
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._auth.request import secret_strings
-from .._errors import OperationError
+from .._errors import AuthenticationMismatch
 from .._http.seam import httpx
 from .._manifest.model import Authentication, OperationSpec, Service
+from .._runtime.sync import run_sync
 from .exchange import Call, build_request
 from .handlers import OperationContext, run_handler
 from .inputs import validate_input
@@ -78,10 +78,10 @@ def _prepare(
     if isinstance(authentication, Authentication):
         auth = authentication
         if auth.service.id != service.id:
-            raise OperationError(
+            raise AuthenticationMismatch(
                 f"operation '{name}': authentication '{auth.name}' is for service"
                 f" '{auth.service.id}'; use an authentication of service '{service.id}'",
-                operation=name)
+                name=auth.name, service=auth.service.id, expected=service.id)
     else:
         auth = runtime.resolve_authentication(authentication, service.id)
     return _Prepared(name, service, spec, auth, values)
@@ -150,7 +150,8 @@ async def call_operation(
     ``{"data": [...]}``. ``authentication`` is a name (resolved with
     ``runtime.resolve_authentication``) or an ``Authentication``. Raises ``OperationError``
     (unknown operation, invalid input, missing handler), ``APIError`` (HTTP failure),
-    ``RateLimitError`` (still limited after the policy's waits), ``NetworkPolicyError``.
+    ``RateLimitError`` (still limited after the policy's waits), ``NetworkPolicyError``,
+    ``AuthenticationMismatch`` (an authentication of another service).
     ``policy`` bounds the rate-limit waits of this call (default ``RateLimitPolicy()``).
     """
     prepared = _prepare(runtime, operation, authentication, input)
@@ -199,12 +200,9 @@ def call_operation_sync(
 ) -> Any:
     """``call_operation`` for synchronous callers (runs its own event loop).
 
-    Inside a running event loop, raises ``OperationError``: await ``call_operation`` there.
+    Inside a running event loop, raises ``EventLoopError``: await ``call_operation`` there.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(call_operation(runtime, operation, authentication, input,
-                                          limits=limits, policy=policy))
-    raise OperationError(f"call_operation_sync('{operation}') was called inside a running event"
-                         " loop; use `await call_operation(...)` there", operation=operation)
+    return run_sync(
+        lambda: call_operation(runtime, operation, authentication, input, limits=limits,
+                               policy=policy),
+        entry_point="call_operation_sync", use="call_operation", about=f"operation '{operation}'")

@@ -28,7 +28,12 @@ from .._auth.parameters import validate_parameters
 from .._auth.revocation import RevocationResult, revoke
 from .._auth.token import Token
 from .._config import RuntimeConfig, env_flag
-from .._errors import ConnectorSDKError, OperationError, ParameterError, PluginError
+from .._errors import (
+    AuthenticationMismatch,
+    ConnectorSDKError,
+    ParameterError,
+    PluginError,
+)
 from .._http.policy import render_url
 from .._http.seam import httpx
 from .._http.settings import HttpSettings
@@ -211,10 +216,11 @@ class Runtime:
             return self._throwaway[key]
         authentication = self.get_authentication(name)
         if authentication.service.id != service_id:
-            raise OperationError(
+            raise AuthenticationMismatch(
                 f"authentication '{name}' is for service '{authentication.service.id}', not"
                 f" '{service_id}': use an authentication of service '{service_id}' (see"
-                " `connector-sdk auth list`)")
+                " `connector-sdk auth list`)",
+                name=name, service=authentication.service.id, expected=service_id)
         return authentication
 
     def _from_record(self, record: AuthenticationRecord) -> Authentication:

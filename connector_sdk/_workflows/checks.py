@@ -12,16 +12,15 @@ returns problems (never raises for bad input), each with a ``WORKFLOW-*`` rule i
 * operations: ``service.operation`` must be installed, and literal inputs must satisfy the
   operation's input schema (values that hold placeholders are checked at run time).
 
-Installed services are loaded only when an operation has to be checked, and once per process
-(per plugin allow/block list), so validating many workflow files loads plugins once.
+The caller passes the service registry to check operations against (a runtime's, the
+installed services of ``loading.installed_services``, or a registry built from manifests):
+checking never loads plugins, and the same document checks the same against the same registry.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .._hints import did_you_mean, json_type
@@ -29,6 +28,7 @@ from .._manifest.reader import Document
 from .._manifest.schemas import schema_problems
 from .._manifest.templates import TemplateSyntaxError, parse_template
 from .._problems import Problem
+from .limits import MAX_CONCURRENCY, MAX_FOREACH_ITEMS
 from .references import ROOTS, Reference, iter_templates, parse_reference
 
 if TYPE_CHECKING:
@@ -44,10 +44,8 @@ _STRUCTURAL = {"required", "additionalProperties", "minItems", "maxItems", "minP
                "maxProperties", "type", "unevaluatedProperties"}
 
 
-def check_workflow_document(
-    doc: Document, *, services: ServiceRegistry | None = None
-) -> list[Problem]:
-    """Every problem of a workflow document; ``services`` defaults to the installed ones."""
+def check_workflow_document(doc: Document, *, services: ServiceRegistry) -> list[Problem]:
+    """Every problem of a workflow document, its operations checked against ``services``."""
     if not isinstance(doc.data, dict):
         return [doc.problem((), "DOC-NOT-MAPPING",
                             "a workflow is a YAML mapping with workflow_version and steps")]
@@ -67,10 +65,10 @@ def check_workflow_document(
 
 
 class _Checker:
-    def __init__(self, doc: Document, services: ServiceRegistry | None) -> None:
+    def __init__(self, doc: Document, services: ServiceRegistry) -> None:
         self.doc = doc
         self.data: dict[str, Any] = doc.data
-        self._services = services
+        self.services = services
         self.problems: list[Problem] = []
         self.inputs: dict[str, Any] = self.data.get("inputs") or {}
         self.steps: list[dict[str, Any]] = self.data["steps"]
@@ -81,8 +79,6 @@ class _Checker:
         self.problems.append(self.doc.problem(path, rule, message, key=key))
 
     def run(self) -> list[Problem]:
-        from .model import MAX_CONCURRENCY
-
         self._check_input_declarations()
         for index, step in enumerate(self.steps):
             if step["id"] in self.order:
@@ -138,8 +134,6 @@ class _Checker:
     # -- foreach ----------------------------------------------------------------------------
 
     def _check_foreach(self, index: int, step: dict[str, Any]) -> None:
-        from .model import MAX_FOREACH_ITEMS
-
         if "foreach" not in step:
             return
         path: Path_ = ("steps", index, "foreach")
@@ -243,12 +237,6 @@ class _Checker:
 
     # -- operations -------------------------------------------------------------------------
 
-    @property
-    def services(self) -> ServiceRegistry:
-        if self._services is None:
-            self._services = installed_services()
-        return self._services
-
     def _check_operation(self, index: int, step: dict[str, Any]) -> None:
         from .._errors import ConnectorSDKError
 
@@ -338,19 +326,3 @@ def _required_alternatives(error: ValidationError) -> list[str]:
         names.append(" and ".join(f"'{n}'" for n in branch["required"]))
     return names
 
-
-def _plugin_selection(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
-    return (environ.get("CONNECTOR_SDK_LOAD_PLUGINS"), environ.get("CONNECTOR_SDK_BLOCK_PLUGINS"))
-
-
-def installed_services() -> ServiceRegistry:
-    """The installed services for the current plugin selection, loaded once per process."""
-    return _installed_services(*_plugin_selection(os.environ))
-
-
-@cache
-def _installed_services(load: str | None, block: str | None) -> ServiceRegistry:
-    """The installed services for one allow/block selection, loaded once per process."""
-    from .._plugins.manager import load_plugins
-
-    return load_plugins(os.environ).registry

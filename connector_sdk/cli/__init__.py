@@ -3,6 +3,10 @@
 Exit codes: 0 success, 1 problems found or the operation failed for a reason the user can
 fix (the message says how), 2 usage error or internal error. User errors never print a
 traceback; an internal error prints one only when ``CONNECTOR_SDK_DEBUG=1``.
+
+Subcommands raise ``_common.UsageError`` for a command-line mistake and never catch it:
+``main`` turns it into ``connector-sdk COMMAND: message`` on stderr and exit code 2, once for
+every subcommand (argparse's own errors exit 2 the same way).
 """
 
 from __future__ import annotations
@@ -49,6 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _label(args: argparse.Namespace) -> str:
+    """``connector-sdk auth create``: the command as typed, with its action if it has one."""
+    action = getattr(args, f"{args.command}_command", None)
+    return " ".join(["connector-sdk", args.command, *([action] if action else [])])
+
+
+def _label(args: argparse.Namespace) -> str:
+    """``connector-sdk auth create``: the command as typed, with its action if it has one."""
+    action = getattr(args, f"{args.command}_command", None)
+    return " ".join(["connector-sdk", args.command, *([action] if action else [])])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list in (["--version"], ["-V"]):  # fast path: no subcommand imports
@@ -62,11 +78,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     from .._errors import ConnectorSDKError
+    from ._common import UsageError
 
     module = importlib.import_module(f"connector_sdk.cli.{COMMANDS[args.command][0]}")
     try:
         code: int = module.run(args)
         return code
+    except UsageError as exc:  # the one place a usage error becomes exit 2
+        print(f"{_label(args)}: {exc}", file=sys.stderr)
+        return 2
     except ConnectorSDKError as exc:
         print(f"connector-sdk {args.command}: {exc}", file=sys.stderr)
         return 1

@@ -92,8 +92,10 @@ def validate_document(doc: Document, *, services: ServiceRegistry | None = None)
     """
     if _is_workflow(doc):
         from .._workflows.checks import check_workflow_document
+        from .._workflows.loading import installed_services
 
-        return FileResult(doc.file, "workflow", check_workflow_document(doc, services=services))
+        registry = installed_services() if services is None else services
+        return FileResult(doc.file, "workflow", check_workflow_document(doc, services=registry))
     from .._manifest.loader import check_manifest_document
 
     return FileResult(doc.file, "manifest", check_manifest_document(doc))
@@ -133,7 +135,7 @@ def validate_paths(paths: Iterable[Path], *, skip_undeclared: bool = False) -> l
 def _with_local(local: list[Service]) -> ServiceRegistry:
     """The installed services, with this run's valid manifests in place of same-id ones."""
     from .._plugins.registry import ServiceRegistry
-    from .._workflows.checks import installed_services
+    from .._workflows.loading import installed_services
 
     merged = ServiceRegistry(services=dict(installed_services().services))
     merged.services.update({service.id: service for service in local})

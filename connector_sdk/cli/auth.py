@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from ._common import UsageError, add_runtime_arguments, emit_json, make_runtime, read_parameters
+from ._common import add_runtime_arguments, emit_json, make_runtime, read_parameters
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,11 +62,7 @@ def _record_view(record: Any, runtime: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _ACTIONS[args.auth_command](args)
-    except UsageError as exc:
-        print(f"connector-sdk auth {args.auth_command}: {exc}", file=sys.stderr)
-        return 2
+    return _ACTIONS[args.auth_command](args)
 
 
 def _create(args: argparse.Namespace) -> int:

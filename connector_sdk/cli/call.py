@@ -103,14 +103,6 @@ def parse_inputs(
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except UsageError as exc:
-        print(f"connector-sdk call: {exc}", file=sys.stderr)
-        return 2
-
-
-def _run(args: argparse.Namespace) -> int:
     import asyncio
 
     from .._operations.calls import PageLimits

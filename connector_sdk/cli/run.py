@@ -23,7 +23,7 @@ from ._common import UsageError, add_runtime_arguments, make_runtime
 
 if TYPE_CHECKING:
     from .._workflows.model import Workflow, WorkflowInput
-    from .._workflows.runner import RunEvent, RunResult, StepResult
+    from .._workflows.results import RunEvent, RunResult, StepResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,29 +42,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._errors import ManifestError, WorkflowError
-    from .._workflows.model import load_workflow
-    from .._workflows.runner import run_workflow_sync
+    from .._errors import WorkflowError
+    from .._workflows.executors.local import run_workflow_sync
+    from .._workflows.loading import load_workflow
 
     path: Path = args.workflow
     if not path.is_file():
-        print(f"connector-sdk run: no such workflow file: {path}", file=sys.stderr)
-        return 2
+        raise UsageError(f"no such workflow file: {path}")
     if _is_service_manifest(path):
-        print(f"connector-sdk run: {path} is a service manifest, not a workflow (it declares"
-              " manifest_version); check it with `connector-sdk validate`, or run a workflow"
-              " file (workflow_version: 1)", file=sys.stderr)
-        return 2
+        raise UsageError(f"{path} is a service manifest, not a workflow (it declares"
+                         " manifest_version); check it with `connector-sdk validate`, or run a"
+                         " workflow file (workflow_version: 1)")
     with make_runtime(args, sandbox=args.sandbox) as runtime:
         try:
             workflow = load_workflow(path, services=runtime.services)
-            inputs = parse_inputs(workflow, args.input)
-        except ManifestError as exc:
-            print(f"connector-sdk run: {exc}", file=sys.stderr)
-            return 2
-        except UsageError as exc:
-            print(f"connector-sdk run: {exc}", file=sys.stderr)
-            return 2
+        except WorkflowError as exc:
+            raise UsageError(str(exc)) from None
+        inputs = parse_inputs(workflow, args.input)
         show = not args.quiet and (len(workflow.steps) > 1
                                    or any(s.foreach for s in workflow.steps))
         progress = _Progress(sys.stderr) if show else None
@@ -72,8 +66,7 @@ def run(args: argparse.Namespace) -> int:
             result = run_workflow_sync(runtime, workflow, inputs,
                                        on_event=progress.event if progress else None)
         except WorkflowError as exc:
-            print(f"connector-sdk run: {exc} (nothing was sent)", file=sys.stderr)
-            return 2
+            raise UsageError(f"{exc} (nothing was sent)") from None
     if args.format == "json":
         sys.stdout.write(result.to_json() + "\n")
     else:

@@ -19,9 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..sandbox import serve_forever_cli
+    from ._common import UsageError
 
     if not 0 <= args.port <= 65535:
-        print("connector-sdk sandbox: --port must be from 0 to 65535")
-        return 2
+        raise UsageError("--port must be from 0 to 65535")
     serve_forever_cli(args.names, args.port)
     return 0

@@ -13,7 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
-from connector_sdk._errors import APIError, NetworkPolicyError, OperationError
+from connector_sdk import (
+    APIError,
+    AuthenticationMismatch,
+    EventLoopError,
+    NetworkPolicyError,
+    OperationError,
+)
 from connector_sdk._operations.calls import (
     OperationContext,
     call_operation,
@@ -101,17 +107,20 @@ def test_stream_items_checks_the_input_when_called(flag_env: SandboxEnv) -> None
 
 
 def test_an_authentication_of_another_service_is_refused(flag_env: SandboxEnv) -> None:
-    with pytest.raises(OperationError, match="is for service 'shopify'"):
+    with pytest.raises(AuthenticationMismatch, match="is for service 'shopify'") as caught:
         call_operation_sync(flag_env.runtime, "twitch.get_users", flag_env.auth("shopify"),
                             {"login": ["x"]})
+    assert (caught.value.service, caught.value.expected) == ("shopify", "twitch")
 
 
 def test_sync_call_inside_an_event_loop_says_to_await(flag_env: SandboxEnv) -> None:
     async def inside() -> None:
         call_operation_sync(flag_env.runtime, "twitch.get_users", "sbx", {"login": ["x"]})
 
-    with pytest.raises(OperationError, match="await call_operation"):
+    with pytest.raises(EventLoopError, match="await call_operation") as caught:
         asyncio.run(inside())
+    assert (caught.value.entry_point, caught.value.use) == ("call_operation_sync",
+                                                            "call_operation")
 
 
 # -- request building ---------------------------------------------------------------------------

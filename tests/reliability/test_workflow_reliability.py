@@ -21,10 +21,8 @@ from typing import Any
 
 import pytest
 
-from connector_sdk import Runtime
+from connector_sdk import Runtime, load_workflow, run_workflow_sync
 from connector_sdk._http.retry import RetryPolicy
-from connector_sdk._workflows import model as workflows
-from connector_sdk._workflows import runner
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(120)]
 
@@ -90,7 +88,7 @@ def wf_runtime(tmp_path, fault_server):  # type: ignore[no-untyped-def]
 
 
 def load(runtime: Runtime, text: str = WORKFLOW) -> Any:
-    return workflows.load_workflow(text, file="reliability.yaml", services=runtime.services)
+    return load_workflow(text, file="reliability.yaml", services=runtime.services)
 
 
 # -- the token endpoint is down for the first K seconds --------------------------------------
@@ -114,7 +112,7 @@ def test_a_run_waits_out_a_token_outage_announced_by_retry_after(
     fault_server.default("/oauth2/token", token)
     runtime = wf_runtime(secret)
     started = time.monotonic()
-    result = runner.run_workflow_sync(runtime, load(runtime), {"first": 20})
+    result = run_workflow_sync(runtime, load(runtime), {"first": 20})
     elapsed = time.monotonic() - started
     assert result.status == "succeeded", result.to_json()
     assert outage <= elapsed < outage + 1.5
@@ -147,7 +145,7 @@ def test_runs_during_an_outage_fail_fast_and_the_first_run_after_it_succeeds(
     deadline = time.monotonic() + outage + 3.0
     while time.monotonic() < deadline:
         started = time.monotonic()
-        result = runner.run_workflow_sync(runtime, workflow, {"first": 20})
+        result = run_workflow_sync(runtime, workflow, {"first": 20})
         runs.append((time.monotonic() - started, result.status))
         if result.status == "succeeded":
             break
@@ -178,7 +176,7 @@ def test_concurrent_runs_share_one_token(wf_runtime, fault_server, rk, figures, 
     errors: list[str] = []
 
     def run() -> None:
-        result = runner.run_workflow_sync(runtime, workflow, {"first": 5})
+        result = run_workflow_sync(runtime, workflow, {"first": 5})
         statuses.append(result.status)
         if result.status != "succeeded":
             errors.append(json.dumps(result.error))
@@ -220,7 +218,7 @@ def test_workflow_runs_show_no_secret_or_token(wf_runtime, fault_server, rk, fig
     events: list[Any] = []
     texts: dict[str, str] = {}
     try:
-        result = runner.run_workflow_sync(runtime, load(runtime), {"first": 2},
+        result = run_workflow_sync(runtime, load(runtime), {"first": 2},
                                           on_event=events.append)
     except Exception as exc:  # a WorkflowError is a surface too
         texts["exception"] = "".join(traceback.format_exception(exc))

@@ -13,6 +13,7 @@ import pytest
 
 from connector_sdk import (
     AuthenticationExists,
+    AuthenticationMismatch,
     AuthenticationNotFound,
     ParameterError,
     Runtime,
@@ -187,7 +188,7 @@ def test_in_process_sandbox_needs_no_store(tmp_path: Path) -> None:
 
 def test_wrong_service_for_an_authentication(runtime: Runtime) -> None:
     runtime.create_authentication("twitch", "app", TWITCH)
-    with pytest.raises(Exception, match="is for service 'twitch', not 'shopify'"):
+    with pytest.raises(AuthenticationMismatch, match="is for service 'twitch', not 'shopify'"):
         runtime.resolve_authentication("app", "shopify")
 
 

@@ -9,9 +9,14 @@ from typing import Any
 
 import pytest
 
-from connector_sdk._errors import WorkflowError
-from connector_sdk._workflows.model import load_workflow
-from connector_sdk._workflows.runner import RunEvent, run_workflow, run_workflow_sync
+from connector_sdk import (
+    EventLoopError,
+    WorkflowError,
+    load_workflow,
+    run_workflow,
+    run_workflow_sync,
+)
+from connector_sdk._workflows.results import RunEvent
 from connector_sdk.sandbox import ShopifySandbox, TwitchSandbox
 
 MakeRuntime = Any  # conftest.make_runtime: (**options) -> (Runtime, CountingTransport)
@@ -268,7 +273,7 @@ def test_bad_inputs_are_refused_before_any_request(
 
 def test_foreach_over_the_limit_from_a_step_output_sends_none_of_its_items(
         make_runtime: MakeRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("connector_sdk._workflows.runner.MAX_FOREACH_ITEMS", 2)
+    monkeypatch.setattr("connector_sdk._workflows.step.MAX_FOREACH_ITEMS", 2)
     runtime, transport = make_runtime()
     flow = workflow("""
 workflow_version: 1
@@ -318,7 +323,7 @@ def test_sync_entry_point_refuses_a_running_loop(make_runtime: MakeRuntime) -> N
     flow = workflow(FOREACH_INPUT, runtime)
 
     async def inside() -> None:
-        with pytest.raises(WorkflowError, match="await run_workflow"):
+        with pytest.raises(EventLoopError, match="await run_workflow"):
             run_workflow_sync(runtime, flow, {"ids": []})
         result = await run_workflow(runtime, flow, {"ids": []})
         assert result.status == "succeeded"
