@@ -59,12 +59,6 @@ def _label(args: argparse.Namespace) -> str:
     return " ".join(["connector-sdk", args.command, *([action] if action else [])])
 
 
-def _label(args: argparse.Namespace) -> str:
-    """``connector-sdk auth create``: the command as typed, with its action if it has one."""
-    action = getattr(args, f"{args.command}_command", None)
-    return " ".join(["connector-sdk", args.command, *([action] if action else [])])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list in (["--version"], ["-V"]):  # fast path: no subcommand imports
