@@ -1,6 +1,8 @@
 """Reading the providers' rate-limit signals, and waiting within bounds before giving up.
 
-APIs say "slow down" in different ways (protocol-facts A.5, B.3):
+APIs say "slow down" in different ways (https://dev.twitch.tv/docs/api/guide/#twitch-rate-limits,
+https://shopify.dev/docs/api/admin-rest/usage/rate-limits,
+https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits):
 
 * ``429`` with ``Retry-After`` in seconds (Shopify sends fractions, ``2.0``) or as an HTTP date;
 * Twitch: ``429`` with ``Ratelimit-Reset``, a Unix time at which the bucket is full again
@@ -26,20 +28,17 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from .._errors import RateLimitError
 from .._http.retry import parse_retry_after
 
 __all__ = [
     "RateLimitPolicy",
-    "RateLimitStyle",
     "RateLimiter",
     "pace_delay",
     "rate_limit_delay",
 ]
-
-RateLimitStyle = Literal["twitch", "shopify_rest", "shopify_graphql", "retry_after"]
 
 #: Wait used when a 429 carries no readable hint at all.
 DEFAULT_429_WAIT = 1.0

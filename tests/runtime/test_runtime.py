@@ -236,7 +236,9 @@ def test_store_file_is_a_real_sqlite_database(runtime: Runtime, tmp_path: Path) 
     ("my-store.myshopify.com.", False), ("", False), ("MY-STORE.myshopify.com", False),
 ])
 def test_shop_domain_accept_and_reject_lists(shop: str, accepted: bool) -> None:
-    """protocol-facts.md E.6, checked by the Shopify manifest's parameter schema alone."""
+    """Shopify's shop-hostname rule ("Security checks" in
+    https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant),
+    checked by the Shopify manifest's parameter schema alone."""
     with Runtime(environ={}, sandbox=True) as runtime:
         params = {**SHOPIFY, "shopify_url": shop}
         if accepted:

@@ -127,7 +127,8 @@ HOST_VALUES: list[HostileValue] = [
     HostileValue("ipv6-aws-metadata", "[fd00:ec2::254]"),
 ]
 
-#: Values that must render (E.6 accept list of protocol-facts.md) and the expected URLs.
+#: Shop hostnames that must render, and the expected URLs: the rule of "Security checks" in
+#: https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant
 SHOP_DOMAINS_ACCEPTED: list[tuple[str, str]] = [
     ("my-store.myshopify.com", "https://my-store.myshopify.com/admin/oauth/access_token"),
     ("store1.myshopify.com", "https://store1.myshopify.com/admin/oauth/access_token"),

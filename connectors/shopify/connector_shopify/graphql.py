@@ -2,7 +2,8 @@
 
 Shopify answers a query over its cost budget with HTTP 200 and an ``errors`` entry whose
 ``extensions.code`` is ``THROTTLED``, plus ``extensions.cost`` saying how many points were
-requested, how many are available and how fast they come back (protocol-facts B.3). The
+requested, how many are available and how fast they come back
+(https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits). The
 handler waits ``(requestedQueryCost - currentlyAvailable) / restoreRate`` seconds and asks
 again, within the call's rate-limit budget; other GraphQL errors (a string or a list) become
 ``APIError`` with Shopify's messages. The output is the response's ``data``.
