@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from .response import TokenGrant
 from .token import RefreshPolicy, Token
 
-__all__ = ["HeldTokens", "reusable"]
+__all__ = ["Held", "HeldTokens", "reusable"]
 
 
 @dataclass(frozen=True, slots=True)
-class _Held:
+class Held:
+    """A token and its deadlines on the holder's monotonic clock."""
+
     token: Token
     refresh_at: float
     expires_at: float
@@ -44,7 +46,7 @@ class HeldTokens:
         self._refresh = refresh
         self._clock = clock
         self._wall_clock = wall_clock
-        self._held: dict[str, _Held] = {}
+        self._held: dict[str, Held] = {}
 
     def fresh(self, key: str) -> Token | None:
         """The token held for ``key`` while it is not due for refresh (the warm path)."""
@@ -86,8 +88,8 @@ class HeldTokens:
         """Whether ``token`` (not held, from a cache) has not expired."""
         return self._clock() < self._time(token).expires_at
 
-    def hold(self, key: str, grant: TokenGrant) -> Token:
-        """The ``Token`` of a grant just received, held unless it is for one use only."""
+    def receive(self, grant: TokenGrant) -> Held:
+        """The ``Token`` of a grant just received, timed from now; ``keep`` it once stored."""
         now, wall = self._clock(), self._wall_clock()
         lifetime = grant.expires_in
         token = Token(
@@ -97,10 +99,20 @@ class HeldTokens:
             expires_at=wall + lifetime,
             obtained_at=wall,
         )
-        if lifetime > 0:
-            refresh_at = now + lifetime - self._refresh.margin(lifetime)
-            self._held[key] = _Held(token, refresh_at, now + lifetime)
-        return token
+        if lifetime <= 0:
+            return Held(token, -math.inf, now)
+        return Held(token, now + lifetime - self._refresh.margin(lifetime), now + lifetime)
+
+    def keep(self, key: str, held: Held) -> None:
+        """Hold ``held`` for ``key`` from now on (a single-use token is never held)."""
+        if reusable(held.token):
+            self._held[key] = held
+
+    def hold(self, key: str, grant: TokenGrant) -> Token:
+        """``receive`` then ``keep``: for callers that store nothing in between."""
+        held = self.receive(grant)
+        self.keep(key, held)
+        return held.token
 
     def drop(self, key: str, token: Token | None = None) -> None:
         """Forget ``key``'s token (only if it is ``token``, when given)."""
@@ -108,16 +120,16 @@ class HeldTokens:
         if held is not None and (token is None or held.token.access_token == token.access_token):
             self._held.pop(key, None)
 
-    def _time(self, token: Token) -> _Held:
+    def _time(self, token: Token) -> Held:
         """``token`` with deadlines on the monotonic clock (lifetime 0: never fresh)."""
         now = self._clock()
         lifetime = token.lifetime
         if lifetime is not None and lifetime <= 0:
-            return _Held(token, -math.inf, now)
+            return Held(token, -math.inf, now)
         refresh_at, expires_at = self._refresh.deadlines(
             token, now=now, wall_now=self._wall_clock()
         )
-        return _Held(token, refresh_at, expires_at)
+        return Held(token, refresh_at, expires_at)
 
 
 def reusable(token: Token) -> bool:

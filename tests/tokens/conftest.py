@@ -81,8 +81,7 @@ class LoopbackServer:
                 pass
 
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self._body()
                 seen = Seen(
                     self.command,
                     self.path,
@@ -113,6 +112,17 @@ class LoopbackServer:
                     self.wfile.write(payload)
                 except OSError:  # the client gave up (timeout tests)
                     self.close_connection = True
+
+            def _body(self) -> bytes:
+                if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                    body = b""  # a streaming request body (RFC 9112 §7.1)
+                    while size := int(self.rfile.readline().split(b";")[0], 16):
+                        body += self.rfile.read(size)
+                        self.rfile.readline()
+                    self.rfile.readline()
+                    return body
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else b""
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 

@@ -9,11 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from connector_sdk._auth.cache import MemoryTokenCache
 from connector_sdk._errors import TokenEndpointError, TokenTransportError
 from connector_sdk._http.retry import RetryPolicy
 from connector_sdk._http.settings import HttpSettings
 
 SLOW = 0.3
+FAST_COOLDOWN_PAST = RetryPolicy().transient_cooldown + 0.1
 
 
 def slow_token(kit, token: str = "tok", delay: float = SLOW, **extra):
@@ -256,3 +258,58 @@ def test_blocking_call_on_the_fetching_loop_thread_does_not_deadlock(kit, server
     leader, blocking, elapsed = asyncio.run(main())
     assert leader.access_token.reveal() == blocking.access_token.reveal() == "tok"
     assert elapsed < 1.0
+
+
+class CacheDown(MemoryTokenCache):
+    """A cache plugin with a bug: its first ``set`` raises an unexpected error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    def set(self, key, token):
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("cache plugin bug")
+        super().set(key, token)
+
+
+def test_a_leaders_unexpected_error_reaches_every_thread_at_once(
+    kit, server, make_manager, clock
+):
+    server.default("/token", slow_token(kit, delay=0.3))
+    manager = make_manager(cache=CacheDown(), clock=clock)
+    auth = kit.auth(kit.service(), client_id="a", client_secret="b")
+    started = time.monotonic()
+    results = run_threads(50, lambda: manager.get_token(auth))
+    elapsed = time.monotonic() - started
+    assert [type(r) for r in results] == [RuntimeError] * 50
+    assert {str(r) for r in results} == {"cache plugin bug"}
+    assert elapsed < 10  # not the 215 s "gave up waiting" of a stranded waiter
+    assert server.count("/token") == 1
+    # the failure entered the cooldown like any other: no request, the same error
+    with pytest.raises(RuntimeError, match="cache plugin bug"):
+        manager.get_token(auth)
+    assert server.count("/token") == 1
+    assert manager.stats.fast_failures == 1
+    clock.advance(FAST_COOLDOWN_PAST)
+    assert manager.get_token(auth).access_token.reveal() == "tok"  # one probe, then fine
+    assert server.count("/token") == 2
+
+
+def test_a_leaders_unexpected_error_reaches_every_task_at_once(kit, server, make_manager, clock):
+    server.default("/token", slow_token(kit, delay=0.3))
+    manager = make_manager(cache=CacheDown(), clock=clock)
+    auth = kit.auth(kit.service(), client_id="a", client_secret="b")
+
+    async def main():
+        return await asyncio.gather(*(manager.aget_token(auth) for _ in range(50)),
+                                    return_exceptions=True)
+
+    results = asyncio.run(main())
+    assert [type(r) for r in results] == [RuntimeError] * 50
+    assert manager.stats.joined == 49
+    assert server.count("/token") == 1
+    with pytest.raises(RuntimeError):
+        asyncio.run(manager.aget_token(auth))
+    assert server.count("/token") == 1
