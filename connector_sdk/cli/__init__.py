@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "call": ("call", "run one operation"),
     "run": ("run", "run a workflow file"),
     "sandbox": ("sandbox", "serve the Twitch/Shopify emulators on a loopback port"),
+    "mcp": ("mcp", "serve operations as MCP tools for AI agents (extra: connector-sdk[mcp])"),
 }
 
 
