@@ -10,7 +10,7 @@ A wall clock can jump, so the manager never compares ``expires_at`` with the clo
 warm path: when a token enters a manager it converts the remaining lifetime into deadlines
 on its own monotonic clock once (``RefreshPolicy.deadlines``), and keeps to those.
 
-``token_to_dict``/``token_from_dict`` are the one serialised form, for caches that store
+``Token.to_dict``/``Token.from_dict`` are the one serialised form, for caches that store
 tokens elsewhere. The dict holds the *clear* access token: a cache must encrypt it before it
 leaves the process and must never log it.
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 from .._secrets import Secret
 
-__all__ = ["RefreshPolicy", "Token", "token_from_dict", "token_to_dict"]
+__all__ = ["MIN_LIFETIME", "RefreshPolicy", "Token", "token_from_dict", "token_to_dict"]
 
 #: The shortest lifetime believed (seconds): a positive ``expires_in`` below it (``0.0001``,
 #: ``1e-300``) would mean one token request per API call. A token really that short-lived
@@ -87,6 +87,46 @@ class Token:
         """True once the wall clock reads ``wall_now`` at or past ``expires_at``."""
         return self.expires_at is not None and wall_now >= self.expires_at
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of this token, **with the clear access token**: encrypt it."""
+        return {
+            "access_token": self.access_token.reveal(),
+            "token_type": self.token_type,
+            "scopes": list(self.scopes),
+            "expires_at": self.expires_at,
+            "obtained_at": self.obtained_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Token:
+        """The ``Token`` that ``to_dict`` wrote; ``ValueError`` for anything else, so a
+        damaged cache entry can be treated as a miss."""
+        try:
+            access_token = data["access_token"]
+            token_type = data["token_type"]
+            scopes = data["scopes"]
+            expires_at = data["expires_at"]
+            obtained_at = data["obtained_at"]
+        except (KeyError, TypeError):
+            raise ValueError("not a serialised token") from None
+        numbers = (obtained_at,) if expires_at is None else (obtained_at, expires_at)
+        if (
+            not isinstance(access_token, str)
+            or not access_token
+            or not isinstance(token_type, str)
+            or not isinstance(scopes, list)
+            or not all(isinstance(s, str) for s in scopes)
+            or not all(_is_number(n) for n in numbers)
+        ):
+            raise ValueError("not a serialised token")
+        return cls(
+            access_token=Secret(access_token),
+            token_type=token_type,
+            scopes=tuple(scopes),
+            expires_at=None if expires_at is None else float(expires_at),
+            obtained_at=float(obtained_at),
+        )
+
     def __repr__(self) -> str:
         return (
             f"Token(token_type={self.token_type!r}, scopes={self.scopes!r}, "
@@ -94,45 +134,15 @@ class Token:
         )
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def token_to_dict(token: Token) -> dict[str, Any]:
-    """A JSON-ready dict of ``token``, **with the clear access token**: encrypt it."""
-    return {
-        "access_token": token.access_token.reveal(),
-        "token_type": token.token_type,
-        "scopes": list(token.scopes),
-        "expires_at": token.expires_at,
-        "obtained_at": token.obtained_at,
-    }
+    """``token.to_dict()``: the serialised form, **with the clear access token**."""
+    return token.to_dict()
 
 
 def token_from_dict(data: Mapping[str, Any]) -> Token:
-    """The ``Token`` that ``token_to_dict`` wrote; ``ValueError`` for anything else, so a
-    damaged cache entry can be treated as a miss."""
-    try:
-        access_token = data["access_token"]
-        token_type = data["token_type"]
-        scopes = data["scopes"]
-        expires_at = data["expires_at"]
-        obtained_at = data["obtained_at"]
-    except (KeyError, TypeError):
-        raise ValueError("not a serialised token") from None
-    numbers = (obtained_at,) if expires_at is None else (obtained_at, expires_at)
-    if (
-        not isinstance(access_token, str)
-        or not access_token
-        or not isinstance(token_type, str)
-        or not isinstance(scopes, list)
-        or not all(isinstance(s, str) for s in scopes)
-        or not all(
-            isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n)
-            for n in numbers
-        )
-    ):
-        raise ValueError("not a serialised token")
-    return Token(
-        access_token=Secret(access_token),
-        token_type=token_type,
-        scopes=tuple(scopes),
-        expires_at=None if expires_at is None else float(expires_at),
-        obtained_at=float(obtained_at),
-    )
+    """``Token.from_dict(data)``: ``ValueError`` for anything ``to_dict`` did not write."""
+    return Token.from_dict(data)

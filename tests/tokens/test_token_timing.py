@@ -11,7 +11,7 @@ import pytest
 from connector_sdk import Token
 from connector_sdk._auth.cache import MemoryTokenCache
 from connector_sdk._auth.response import ResponseContext, parse_token_response
-from connector_sdk._auth.token import MIN_LIFETIME, RefreshPolicy, token_from_dict, token_to_dict
+from connector_sdk._auth.token import MIN_LIFETIME, RefreshPolicy
 from connector_sdk._secrets import Secret
 
 CTX = ResponseContext(service="demo", authentication="main", default_expires_in=3600)
@@ -76,7 +76,7 @@ class WallClock:
 
 def roundtrip(token: Token) -> Token:
     """What another process reads back: the JSON form (a real cache encrypts it)."""
-    return token_from_dict(json.loads(json.dumps(token_to_dict(token))))
+    return Token.from_dict(json.loads(json.dumps(token.to_dict())))
 
 
 def test_a_token_restored_in_another_manager_is_fresh_then_stale_by_wall_clock(
@@ -160,10 +160,10 @@ def test_refresh_policy_turns_wall_clock_expiry_into_monotonic_deadlines():
 ])
 def test_a_damaged_serialised_token_is_a_value_error(damaged):
     with pytest.raises(ValueError, match="not a serialised token"):
-        token_from_dict(damaged)
+        Token.from_dict(damaged)
 
 
 def test_token_repr_and_serialised_form_keep_the_secret_where_it_belongs(canary):
     token = Token(Secret(canary), "Bearer", ("a",), expires_at=2.0, obtained_at=1.0)
     assert canary not in repr(token)
-    assert token_to_dict(token)["access_token"] == canary  # for the cache to encrypt
+    assert token.to_dict()["access_token"] == canary  # for the cache to encrypt
