@@ -69,6 +69,11 @@ def token_cache(config: RuntimeConfig) -> TokenCache | None:
     """Return the ``TokenCache`` the runtime should use, or None to pass.
 
     Called once per runtime. The first non-None result wins; the built-in in-memory cache
-    answers last. A shared cache (Redis...) plugs in here; it must honour the ``TokenCache``
-    protocol (get, set, delete) and never log token values.
+    answers last. A shared cache (Redis...) plugs in here. It implements the ``TokenCache``
+    protocol: ``get``/``set``/``delete`` and the async ``aget``/``aset``/``adelete``, never
+    called under a lock; optionally the lease (``acquire_lease``/``release_lease`` and their
+    async twins) for single flight across processes. A cache with only the three sync methods
+    is still accepted: its methods then serve event loops too, so they must be quick. Keys
+    are SHA-256 digests, never secrets; values carry the clear token and must never be logged
+    or stored unencrypted outside the process.
     """
