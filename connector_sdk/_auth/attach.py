@@ -12,17 +12,18 @@ with the ``TokenManager`` (blocking or awaiting), so one class serves ``httpx.Cl
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._errors import UnauthorizedError
+from .._http.body import Body, read_async, read_sync
+from .._http.messages import provider_message
 from .._http.policy import check_url
+from .._http.redact import redact
 from .._http.seam import httpx
 from .._manifest.model import Authentication
 from .request import render_text, secret_strings
-from .response import provider_message, redact
 from .token import Token
 
 if TYPE_CHECKING:
@@ -199,51 +200,19 @@ class ServiceAuth(httpx.Auth):
                 value = yield step
 
     def _read_sync(self, response: httpx.Response, *, decoded: bool) -> bytes:
-        """At most ``BODY_LIMIT`` bytes of the body, read within the timeout; the stream is
-        closed after. ``decoded=False`` reads the raw stream, leaving the response unread."""
-        deadline = time.monotonic() + self._manager.settings.timeout
-        raw = response.stream
-        body = bytearray()
-        try:
-            if decoded or not isinstance(raw, httpx.SyncByteStream):
-                chunks: Iterator[bytes] = response.iter_bytes()
-            else:
-                chunks = iter(raw)
-            for chunk in chunks:
-                body += chunk
-                if len(body) >= BODY_LIMIT or time.monotonic() > deadline:
-                    break
-        except httpx.HTTPError:
-            pass  # the message shows what arrived
-        finally:
-            if decoded or not isinstance(raw, httpx.SyncByteStream):
-                response.close()
-            else:
-                raw.close()
-        return bytes(body[:BODY_LIMIT])
+        """At most ``BODY_LIMIT`` decoded bytes of the body, read within the timeout (what
+        arrived by then); the stream is closed after. ``decoded=False``: the caller puts the
+        bytes back as the response's stream, so its content coding is dropped (they are
+        decoded already: httpx would otherwise decode them again, without a bound)."""
+        body = read_sync(response, limit=BODY_LIMIT, seconds=self._manager.settings.timeout,
+                         keep=not decoded)
+        return _content(body, decoded)
 
     async def _read_async(self, response: httpx.Response, *, decoded: bool) -> bytes:
         """The async twin of ``_read_sync``."""
-        deadline = time.monotonic() + self._manager.settings.timeout
-        raw = response.stream
-        body = bytearray()
-        try:
-            if decoded or not isinstance(raw, httpx.AsyncByteStream):
-                chunks: AsyncIterator[bytes] = response.aiter_bytes()
-            else:
-                chunks = aiter(raw)
-            async for chunk in chunks:
-                body += chunk
-                if len(body) >= BODY_LIMIT or time.monotonic() > deadline:
-                    break
-        except httpx.HTTPError:
-            pass
-        finally:
-            if decoded or not isinstance(raw, httpx.AsyncByteStream):
-                await response.aclose()
-            else:
-                await raw.aclose()
-        return bytes(body[:BODY_LIMIT])
+        body = await read_async(response, limit=BODY_LIMIT,
+                                seconds=self._manager.settings.timeout, keep=not decoded)
+        return _content(body, decoded)
 
     def _held(self) -> Token | None:
         """The manager's held token while fresh: the warm path takes no lock and calls no
@@ -278,9 +247,9 @@ class ServiceAuth(httpx.Auth):
         self, request: httpx.Request, response: httpx.Response, body: bytes, token: Token
     ) -> UnauthorizedError:
         secrets = (*self._secrets, token.access_token.reveal())
-        _, message = provider_message(
+        message = provider_message(
             body, response.headers.get("content-type"), secrets=secrets
-        )
+        ).shown
         url = request.url
         port = f":{url.port}" if url.port is not None else ""
         where = redact(f"{request.method} {url.scheme}://{url.host}{port}{url.path}", secrets)
@@ -294,3 +263,9 @@ class ServiceAuth(httpx.Auth):
             status=401,
             provider_message=message,
         )
+
+
+def _content(body: Body, decoded: bool) -> bytes:
+    if not decoded:
+        body.response.headers.pop("content-encoding", None)
+    return body.content

@@ -33,7 +33,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .._errors import TokenTransportError
+from .._errors import TokenResponseError, TokenTransportError
+from .._http.body import Body, send_async, send_sync, too_large
 from .._http.retry import RetryPolicy
 from .._http.seam import httpx
 from .._http.settings import (
@@ -58,7 +59,6 @@ __all__ = ["TokenManager", "TokenStats"]
 _PREPARED_LIMIT = 512
 
 _Future = concurrent.futures.Future[Token]
-_Answer = Answer  # what the bounded readers below return
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,62 +396,41 @@ class TokenManager:
             if self._settings.async_transport is None:
                 await client.aclose()
 
-    def _send_sync(
-        self, client: httpx.Client, spec: TokenRequest
-    ) -> _Answer:
+    def _send_sync(self, client: httpx.Client, spec: TokenRequest) -> Answer:
         request = client.build_request(
             "POST", spec.url, headers=list(spec.headers), content=spec.body
         )
-        response = client.send(request, stream=True)
-        try:
-            deadline = time.monotonic() + self._settings.timeout
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) >= self._settings.max_token_response_bytes:
-                    break
-                _check_body_deadline(deadline, request)
-        finally:
-            response.close()
-        return _answer(response, bytes(body))
+        settings = self._settings
+        return _answer(spec, send_sync(client, request, limit=settings.max_token_response_bytes,
+                                       seconds=settings.timeout))
 
-    async def _send_async(
-        self, client: httpx.AsyncClient, spec: TokenRequest
-    ) -> _Answer:
+    async def _send_async(self, client: httpx.AsyncClient, spec: TokenRequest) -> Answer:
         request = client.build_request(
             "POST", spec.url, headers=list(spec.headers), content=spec.body
         )
-        response = await client.send(request, stream=True)
-        try:
-            deadline = time.monotonic() + self._settings.timeout
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) >= self._settings.max_token_response_bytes:
-                    break
-                _check_body_deadline(deadline, request)
-        finally:
-            await response.aclose()
-        return _answer(response, bytes(body))
+        settings = self._settings
+        return _answer(spec, await send_async(
+            client, request, limit=settings.max_token_response_bytes, seconds=settings.timeout))
 
 
-def _check_body_deadline(deadline: float, request: httpx.Request) -> None:
-    """Stop reading a token answer whose body takes longer than the timeout as a whole.
-
-    httpx's read timeout bounds each read, so an endpoint dripping a byte at a time would
-    otherwise hold the call (and every single-flight waiter) for as long as it likes.
-    Real time on purpose: the injectable clock is for expiry and cooldowns.
-    """
-    if time.monotonic() > deadline:
-        raise httpx.ReadTimeout("the token answer's body took longer than the timeout",
-                                request=request)
-
-
-def _answer(response: httpx.Response, body: bytes) -> _Answer:
-    return _Answer(
+def _answer(spec: TokenRequest, body: Body) -> Answer:
+    """What the fetch flow reads; an answer over the limit or with a damaged coding is a
+    ``TokenResponseError`` naming the endpoint (and the limit), never a truncated parse."""
+    response = body.response
+    if not body.complete:
+        url = spec.url
+        what = (too_large(len(body.content), "max_token_response_bytes") if body.over_limit
+                else f"its body's {body.damaged} coding is damaged")
+        raise TokenResponseError(
+            f"service '{spec.service}', authentication '{spec.authentication}': the token"
+            f" endpoint {url.scheme}://{url.host}{url.path} answered HTTP"
+            f" {response.status_code} but {what}",
+            service=spec.service, authentication=spec.authentication,
+            status=response.status_code)
+    return Answer(
         status=response.status_code,
         content_type=response.headers.get("content-type"),
         retry_after=response.headers.get("retry-after"),
-        body=body,
+        body=body.content,
     )
 

@@ -21,17 +21,16 @@ authentication (and any token-looking JSON member) is removed before it is shown
 
 from __future__ import annotations
 
-import html
-import json
 import math
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .._errors import TokenEndpointError, TokenResponseError
+from .._http.headers import header_value_problem
+from .._http.messages import json_value, provider_message, shown_text
 from .._http.retry import PERMANENT_OAUTH_ERRORS
-from .._secrets import MASK, Secret
+from .._secrets import Secret
 from .token import MIN_LIFETIME
 
 __all__ = [
@@ -40,17 +39,10 @@ __all__ = [
     "TokenGrant",
     "endpoint_error",
     "parse_token_response",
-    "provider_message",
-    "redact",
 ]
 
+#: How much of a token endpoint's text a message shows.
 MESSAGE_LIMIT = 200
-_TOKEN_MEMBER = re.compile(
-    r'("(?:access_token|refresh_token|id_token|token)"\s*:\s*")((?:[^"\\]|\\.)*)("?)'
-)
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
 _SCOPE_SPLIT = re.compile(r"[,\s]+")
 
 
@@ -86,82 +78,6 @@ class TokenGrant:
         )
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by the mask and token-looking JSON values masked."""
-    for value in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(value, MASK)
-    return _TOKEN_MEMBER.sub(lambda m: m.group(1) + MASK + m.group(3), text)
-
-
-def _shorten(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    text = _SPACE.sub(" ", text).strip()
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
-
-
-def _decode_json(body: bytes) -> Any:
-    """The JSON value of ``body``, or ``None``; by content, whatever the media type says."""
-    try:
-        return json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None
-
-
-def _text_of(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        parts = [_text_of(v) for v in value]
-        return "; ".join(p for p in parts if p)
-    if isinstance(value, dict):
-        for name in ("message", "error_description", "detail", "error"):
-            if isinstance(value.get(name), str):
-                return str(value[name])
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-def provider_message(
-    body: bytes, content_type: str | None, *, secrets: Iterable[str] = ()
-) -> tuple[str | None, str]:
-    """``(oauth_error, message)`` read from an error body of any shape, redacted and short.
-
-    ``oauth_error`` is the RFC 6749 §5.2 ``error`` code when the body has one. ``message``
-    is the provider's own text (``error_description``, Twitch ``message``, Shopify
-    ``errors``), the title or text of an HTML page, or the start of a plain-text body.
-    """
-    data = _decode_json(body)
-    oauth_error: str | None = None
-    message: str | None = None
-    if isinstance(data, dict):
-        error = data.get("error")
-        if isinstance(error, str) and error:
-            oauth_error = error
-        for name in ("error_description", "message", "errors", "error_message", "detail"):
-            text = _text_of(data.get(name))
-            if text:
-                message = text
-                break
-        if message is None and oauth_error is None:
-            message = json.dumps(data, ensure_ascii=False)
-    elif data is not None:
-        message = _text_of(data)
-    else:
-        text = body.decode("utf-8", errors="replace")
-        is_html = "html" in (content_type or "").lower() or text.lstrip()[:1] == "<"
-        if is_html:
-            title = _TITLE.search(text)
-            text = title.group(1) if title else _TAG.sub(" ", text)
-            text = html.unescape(text)
-        message = text
-    message = _shorten(redact(message or "", secrets)) or (
-        "no description given" if oauth_error else "(empty body)")
-    if oauth_error is not None:
-        oauth_error = _shorten(redact(oauth_error, secrets), 60)
-    return oauth_error, message
-
-
 def _where(ctx: ResponseContext) -> str:
     return f"service '{ctx.service}', authentication '{ctx.authentication}'"
 
@@ -175,7 +91,8 @@ def endpoint_error(
     attempts: int = 1,
 ) -> TokenEndpointError:
     """The error for a non-2xx answer; ``permanent`` for 4xx other than 408/425/429."""
-    oauth_error, message = provider_message(body, content_type, secrets=ctx.redact)
+    said = provider_message(body, content_type, secrets=ctx.redact, limit=MESSAGE_LIMIT)
+    oauth_error, message = said.code, said.shown
     permanent = 400 <= status < 500 and status not in (408, 425, 429)
     if oauth_error in PERMANENT_OAUTH_ERRORS:
         permanent = True
@@ -266,7 +183,7 @@ def _token_type(value: Any, ctx: ResponseContext, status: int) -> str:
         if ctx.default_token_type:
             accepted.add(ctx.default_token_type.lower())
         if value.lower() not in accepted:
-            shown = _shorten(redact(value, ctx.redact), 40)
+            shown = shown_text(value, ctx.redact, 40)
             raise _response_error(
                 ctx,
                 status,
@@ -290,16 +207,17 @@ def parse_token_response(
     Never raises anything else (no raw ``JSONDecodeError``). An ``error`` member in a 200
     answer is an error; it is permanent when its code is one of RFC 6749's client errors.
     """
-    data = _decode_json(body)
+    data = json_value(body)
     if not isinstance(data, dict):
         kind = (content_type or "no content type").split(";")[0].strip()
-        start = _shorten(redact(body[:MESSAGE_LIMIT].decode("utf-8", "replace"), ctx.redact))
+        start = shown_text(body.decode("utf-8", "replace"), ctx.redact, MESSAGE_LIMIT)
         shape = "not JSON" if data is None else f"JSON {type(data).__name__}, not an object"
         return_msg = f"its body is {shape} ({kind}): {start or '(empty body)'}"
         raise _response_error(ctx, status, return_msg, provider=start)
     error = data.get("error")
     if error is not None and error != "":
-        oauth_error, message = provider_message(body, content_type, secrets=ctx.redact)
+        said = provider_message(body, content_type, secrets=ctx.redact, limit=MESSAGE_LIMIT)
+        oauth_error, message = said.code, said.shown
         raise _response_error(
             ctx,
             status,
@@ -314,6 +232,12 @@ def parse_token_response(
         raise _response_error(
             ctx, status, f"its access_token is {problem}; the provider issued no token"
         )
+    unsafe = header_value_problem(token)
+    if unsafe is not None:
+        # refused here, where the field is known: sent, it would fail with the value quoted
+        raise _response_error(
+            ctx, status, f"its access_token {unsafe}, so it cannot be sent in a header;"
+            " the token is not used (the provider's answer is malformed)")
     return TokenGrant(
         access_token=Secret(token),
         token_type=_token_type(data.get("token_type"), ctx, status),

@@ -12,18 +12,18 @@ knows (unlike RFC 7009's 200): that counts as done.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from .._errors import ConnectorSDKError
+from .._http.body import send_sync
+from .._http.messages import provider_message
 from .._http.policy import render_url
 from .._http.seam import httpx
 from .._http.settings import HttpSettings, owned_client
 from .._manifest.model import Authentication
 from .request import FORM_CONTENT_TYPE, client_auth_parts, render_text, secret_strings
-from .response import provider_message
 
 if TYPE_CHECKING:
     from .manager import TokenManager
@@ -92,40 +92,25 @@ def revoke(
         with owned_client(settings, ssl_context=manager.ssl_context) as client:
             request = client.build_request("POST", url, headers=headers,
                                            content=urlencode(fields).encode())
-            response = client.send(request, stream=True)
-            try:
-                body = _read_bounded(response, settings)
-            finally:
-                response.close()
+            # only the status and a short message are used: the start of the body is enough
+            answer = send_sync(client, request, limit=settings.max_token_response_bytes,
+                               seconds=settings.timeout, partial=True)
     except httpx.HTTPError as error:
         logger.debug("revocation failed service=%s authentication=%s error=%s",
                      service.id, authentication.name, type(error).__name__)
         return RevocationResult(
             False, False, f"{where}: the token was not revoked: the revocation endpoint could"
             f" not be reached ({type(error).__name__}); it expires on its own")
-    status = response.status_code
+    status = answer.response.status_code
     logger.debug("revocation response service=%s authentication=%s status=%d",
                  service.id, authentication.name, status)
     if 200 <= status < 300:
         return RevocationResult(True, True, f"{where}: the token was revoked", status)
-    _, message = provider_message(body, response.headers.get("content-type"),
-                                  secrets=secrets)
+    message = provider_message(answer.content, answer.response.headers.get("content-type"),
+                               secrets=secrets).shown
     if status in (400, 401) and "invalid token" in message.lower():
         return RevocationResult(True, False, f"{where}: the provider no longer knows the token"
                                 f" ({message}); nothing left to revoke", status)
     return RevocationResult(
         False, False, f"{where}: the token was not revoked: the revocation endpoint answered"
         f" HTTP {status}: {message}; it expires on its own", status)
-
-
-def _read_bounded(response: httpx.Response, settings: HttpSettings) -> bytes:
-    """The start of the answer's body: at most ``max_token_response_bytes``, read within the
-    timeout as a whole, so a huge or dripping answer costs neither memory nor time (only its
-    status and a short message are used)."""
-    deadline = time.monotonic() + settings.timeout
-    body = bytearray()
-    for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) >= settings.max_token_response_bytes or time.monotonic() > deadline:
-            break
-    return bytes(body)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._version import __version__
+from .decoding import ACCEPT_ENCODING
 from .seam import httpx
 
 __all__ = [
@@ -97,18 +98,26 @@ def _common(settings: HttpSettings) -> dict[str, Any]:
         "timeout": settings.httpx_timeout(),
         "limits": settings.limits(),
         "follow_redirects": False,
-        "headers": {"User-Agent": settings.user_agent},
+        # only codings the SDK's readers decode within bounds (decoding.py)
+        "headers": {"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
     }
 
 
 def new_client(
     settings: HttpSettings, *, ssl_context: ssl.SSLContext | None = None, **kwargs: Any
 ) -> httpx.Client:
-    """A plain sync client with the settings' transport, timeouts and limits (no auth)."""
-    verify = ssl_context if ssl_context is not None else settings.verify
-    return httpx.Client(
-        transport=settings.transport, verify=verify, **{**_common(settings), **kwargs}
-    )
+    """A plain sync client with the settings' transport, timeouts and limits (no auth).
+
+    Without a transport of the caller's, requests go through ``DeadlineTransport``, so the
+    bounded readers' total deadline holds at every socket operation.
+    """
+    from .deadline import DeadlineTransport
+
+    transport = settings.transport
+    if transport is None:
+        context = ssl_context if ssl_context is not None else make_ssl_context(settings)
+        transport = DeadlineTransport(context, settings.limits())
+    return httpx.Client(transport=transport, **{**_common(settings), **kwargs})
 
 
 def new_async_client(

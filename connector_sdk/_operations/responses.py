@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .._auth.response import redact
+from .._http.redact import redact
 from .._http.seam import httpx
 
 __all__ = ["MESSAGE_LIMIT", "decode_json", "provider_message", "read_response"]

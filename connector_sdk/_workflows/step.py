@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._auth.request import secret_strings
-from .._auth.response import redact
 from .._errors import ConnectorSDKError, WorkflowError
+from .._http.redact import redact
 from .._http.seam import httpx
 from .limits import MAX_FOREACH_ITEMS
 from .model import Step

@@ -10,9 +10,9 @@ from connector_sdk._auth.response import (
     ResponseContext,
     endpoint_error,
     parse_token_response,
-    provider_message,
 )
 from connector_sdk._errors import TokenEndpointError, TokenResponseError
+from connector_sdk._http.messages import provider_message
 
 CTX = ResponseContext(service="demo", authentication="main", default_expires_in=3600,
                       max_lifetime=30 * 86400.0, requested_scopes=("asked",))
@@ -244,7 +244,8 @@ def test_secrets_echoed_by_the_provider_are_redacted(canary):
 
 
 def test_provider_message_of_an_empty_body_says_so():
-    assert provider_message(b"", None) == (None, "(empty body)")
+    said = provider_message(b"", None)
+    assert (said.code, said.text, said.shown) == (None, None, "(empty body)")
 
 
 @pytest.mark.parametrize("status", [429, 500, 503, 408])
