@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import TokenError, TokenTransportError
+from .._http.redact import redact
 from .._http.retry import RetryPolicy, is_retryable_status, parse_retry_after, retry_delay
 from .._http.seam import httpx
 from .grants import Grant
 from .request import TokenRequest
-from .response import ResponseContext, TokenGrant, endpoint_error, redact
+from .response import ResponseContext, TokenGrant, endpoint_error
 from .single_flight import copy_error
 
 __all__ = ["Answer", "FetchFlow", "Outcome", "drive_async", "drive_sync", "fetch_flow"]
