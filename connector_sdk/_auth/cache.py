@@ -8,7 +8,7 @@ key. What callers and implementers may rely on:
   service, authentication, rendered token URL, client id, scopes and non-secret request
   fields. A cache may store keys in clear and log them.
 * **Values are ``Token`` objects** with wall-clock expiry (``connector_sdk._auth.token``), so a
-  token written by one process means the same in another. ``token_to_dict`` is the one
+  token written by one process means the same in another. ``Token.to_dict`` is the one
   serialised form; it holds the clear token, so a remote cache encrypts it. A cache may
   expire an entry at ``token.expires_at``; it need not check expiry on ``get`` (the manager
   does) but must never hand back a token other than the one ``set`` for that key.

@@ -108,12 +108,6 @@ class HeldTokens:
         if reusable(held.token):
             self._held[key] = held
 
-    def hold(self, key: str, grant: TokenGrant) -> Token:
-        """``receive`` then ``keep``: for callers that store nothing in between."""
-        held = self.receive(grant)
-        self.keep(key, held)
-        return held.token
-
     def drop(self, key: str, token: Token | None = None) -> None:
         """Forget ``key``'s token (only if it is ``token``, when given)."""
         held = self._held.get(key)

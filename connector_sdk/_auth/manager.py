@@ -354,18 +354,18 @@ class TokenManager:
         )
 
     def _fetch_sync(self, prepared: _Prepared, attempts: int, outcome: Outcome) -> Token:
-        grant = self._drive_sync(self._flow(prepared, attempts, outcome))
-        token = self._held.hold(prepared.request.key, grant)
-        if reusable(token):
-            self._cache.set(prepared.request.key, token)
-        return token
+        held = self._held.receive(self._drive_sync(self._flow(prepared, attempts, outcome)))
+        if reusable(held.token):
+            self._cache.set(prepared.request.key, held.token)
+        self._held.keep(prepared.request.key, held)
+        return held.token
 
     async def _fetch_async(self, prepared: _Prepared, attempts: int, outcome: Outcome) -> Token:
-        grant = await self._drive_async(self._flow(prepared, attempts, outcome))
-        token = self._held.hold(prepared.request.key, grant)
-        if reusable(token):
-            await self._cache.aset(prepared.request.key, token)
-        return token
+        held = self._held.receive(await self._drive_async(self._flow(prepared, attempts, outcome)))
+        if reusable(held.token):
+            await self._cache.aset(prepared.request.key, held.token)
+        self._held.keep(prepared.request.key, held)
+        return held.token
 
     def _wait_timed_out(self, prepared: _Prepared) -> TokenTransportError:
         ctx = prepared.context
