@@ -16,6 +16,7 @@ from ._errors import (
     AuthenticationMismatch,
     AuthenticationNotFound,
     ConnectorSDKError,
+    EmulatorNotFound,
     EventLoopError,
     ManifestError,
     NetworkPolicyError,
@@ -34,15 +35,16 @@ from ._errors import (
     WorkflowError,
 )
 from ._manifest.loader import load_manifest, load_service
-from ._manifest.model import Authentication, OperationSpec, Service
+from ._manifest.model import Authentication, OperationSpec, ParameterSpec, Service
 from ._plugins.hookspecs import hookimpl, hookspec
-from ._plugins.registry import HandlerRegistrar, ServiceRegistrar
+from ._plugins.registry import HandlerRegistrar, ServiceRegistrar, ServiceRegistry
 from ._problems import Problem
 from ._secrets import Secret, json_default
 from ._version import __version__
 
 if TYPE_CHECKING:
     from ._auth.cache import TokenCache
+    from ._auth.revocation import RevocationResult
     from ._auth.token import Token
     from ._http.settings import HttpSettings
     from ._operations.calls import (
@@ -58,7 +60,7 @@ if TYPE_CHECKING:
     from ._workflows.executors.local import run_workflow, run_workflow_sync
     from ._workflows.loading import load_workflow
     from ._workflows.model import Workflow
-    from ._workflows.results import RunResult
+    from ._workflows.results import RunEvent, RunResult
 
 __all__ = [
     "APIError",
@@ -70,6 +72,7 @@ __all__ = [
     "AuthenticationRecord",
     "AuthenticationStore",
     "ConnectorSDKError",
+    "EmulatorNotFound",
     "EventLoopError",
     "HandlerRegistrar",
     "HttpSettings",
@@ -80,10 +83,13 @@ __all__ = [
     "OperationSpec",
     "PageLimits",
     "ParameterError",
+    "ParameterSpec",
     "PluginError",
     "Problem",
     "RateLimitError",
     "RateLimitPolicy",
+    "RevocationResult",
+    "RunEvent",
     "RunResult",
     "Runtime",
     "RuntimeConfig",
@@ -92,6 +98,7 @@ __all__ = [
     "Service",
     "ServiceNotFound",
     "ServiceRegistrar",
+    "ServiceRegistry",
     "StoreError",
     "Token",
     "TokenCache",
@@ -126,6 +133,8 @@ _LAZY = {
     "OperationContext": "._operations.calls",
     "PageLimits": "._operations.calls",
     "RateLimitPolicy": "._operations.ratelimit",
+    "RevocationResult": "._auth.revocation",
+    "RunEvent": "._workflows.results",
     "RunResult": "._workflows.results",
     "Runtime": "._runtime.runtime",
     "Workflow": "._workflows.model",

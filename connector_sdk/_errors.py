@@ -304,3 +304,11 @@ class EventLoopError(ConnectorSDKError):
         super().__init__(message)
         self.entry_point = entry_point
         self.use = use
+
+
+# Tracebacks and logs show ``connector_sdk.APIError``, the name callers import and catch,
+# not this private module (httpx does the same for its exceptions). Only the exceptions:
+# other classes keep their defining module, which ``typing.get_type_hints`` needs.
+for _name in __all__:
+    globals()[_name].__module__ = "connector_sdk"
+del _name
