@@ -4,6 +4,7 @@ network policy on every request, no credentials across origins."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 
 import httpx
@@ -194,8 +195,7 @@ def test_opted_in_redirect_to_another_origin_carries_no_token(kit, server, make_
     server.default("/api/moved", kit.Reply(302, headers={"Location": other}))
     server.default("/api/echo", kit.Reply(200, json={}))
     service = kit.service()
-    service = type(service)(**{**{f: getattr(service, f) for f in service.__slots__},
-                               "allowed_hosts": ("127.0.0.1", "localhost")})
+    service = dataclasses.replace(service, allowed_hosts=("127.0.0.1", "localhost"))
     auth = kit.auth(service, client_id="cid", client_secret="s")
     with build_client(auth, make_manager()) as client:
         response = client.get("/moved", follow_redirects=True)

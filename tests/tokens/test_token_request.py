@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from urllib.parse import parse_qs
 
 import pytest
@@ -124,8 +125,7 @@ def test_cache_key_differs_when_the_rendered_token_url_differs(kit):
 
 def test_token_url_outside_allowed_hosts_is_refused_before_sending(kit, server, make_manager):
     service = kit.service()
-    service = type(service)(**{**{f: getattr(service, f) for f in service.__slots__},
-                               "allowed_hosts": ("example.com",)})
+    service = dataclasses.replace(service, allowed_hosts=("example.com",))
     with pytest.raises(NetworkPolicyError):
         make_manager().get_token(kit.auth(service, client_id="a", client_secret="b"))
     assert server.count("/token") == 0
