@@ -123,12 +123,17 @@ def test_invalid_input_and_forged_cursors_are_tool_errors_with_our_messages(
 def test_an_unknown_tool_is_a_protocol_error(tmp_path: Path) -> None:
     from mcp.shared.exceptions import MCPError
 
-    async def main() -> None:
+    async def main() -> MCPError | None:
         async with stdio_client(tmp_path, *TWITCH, "--operations", "twitch.get_users") as c:
-            await c.call_tool("twitch_get_streams", {})
+            try:
+                await c.call_tool("twitch_get_streams", {})
+            except MCPError as exc:
+                return exc
+        return None
 
-    with pytest.raises(MCPError, match="unknown tool 'twitch_get_streams'"):
-        run(main())
+    error = run(main())
+    assert error is not None and error.code == -32602
+    assert "unknown tool 'twitch_get_streams'" in error.message
 
 
 def test_legacy_handshake_clients_see_the_same_tools(tmp_path: Path) -> None:
