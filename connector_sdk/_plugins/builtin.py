@@ -13,15 +13,22 @@ from .hookspecs import hookimpl
 
 @hookimpl(trylast=True)
 def authentication_store(config: RuntimeConfig) -> Any:
-    """The encrypted SQLite store under ``config.home``."""
-    from .._stores.sqlite import open_default_store
+    """The store ``CONNECTOR_SDK_STORE`` names (``postgresql://…``), else the encrypted
+    SQLite store under ``config.home``."""
+    from .._stores.select import STORE_ENV, open_store
 
-    return open_default_store(config.environ, home=config.home)
+    return open_store(config.environ.get(STORE_ENV), config.environ, home=config.home)
 
 
 @hookimpl(trylast=True)
 def token_cache(config: RuntimeConfig) -> Any:
-    """A per-runtime in-memory cache: tokens never touch the disk."""
+    """The Redis cache ``CONNECTOR_SDK_TOKEN_CACHE`` names (``redis://…``), shared by a fleet;
+    else a per-runtime in-memory cache: tokens never touch the disk."""
+    url = config.environ.get("CONNECTOR_SDK_TOKEN_CACHE", "").strip()
+    if url:
+        from .._auth.redis_cache import open_token_cache
+
+        return open_token_cache(url, config.environ, home=config.home)
     from .._auth.cache import MemoryTokenCache
 
     return MemoryTokenCache()

@@ -55,7 +55,9 @@ class Runtime:
     or ``~/.connector-sdk``. ``allow_loopback`` (or ``CONNECTOR_SDK_ALLOW_LOOPBACK=1``)
     permits plain http to loopback hosts, for tests and local sandboxes. ``http`` sets
     timeouts and transports (a sandbox routes the real hosts through a transport; manifests
-    are never edited). ``store`` and ``token_cache`` override the hooks' choices.
+    are never edited). ``store`` and ``token_cache`` override the hooks' choices; as URLs
+    (``"postgresql://…"``, ``"redis://…"``) they do what ``CONNECTOR_SDK_STORE`` and
+    ``CONNECTOR_SDK_TOKEN_CACHE`` do (docs/deployment.md).
 
     ``sandbox=True`` routes every request to the in-process Twitch and Shopify emulators
     (``self.sandboxes``) and makes ``resolve_authentication`` hand out throwaway
@@ -80,14 +82,18 @@ class Runtime:
         allow_loopback: bool | None = None,
         http: HttpSettings | None = None,
         extra_plugins: Mapping[str, object] | None = None,
-        store: AuthenticationStore | None = None,
-        token_cache: TokenCache | None = None,
+        store: AuthenticationStore | str | None = None,
+        token_cache: TokenCache | str | None = None,
         token_manager_options: Mapping[str, Any] | None = None,
         sandbox: bool = False,
         sandbox_url: str | None = None,
         revoke_on_close: bool | None = None,
     ) -> None:
         env = dict(os.environ if environ is None else environ)
+        if isinstance(store, str):  # a URL: the built-in hook opens it
+            env["CONNECTOR_SDK_STORE"], store = store, None
+        if isinstance(token_cache, str):
+            env["CONNECTOR_SDK_TOKEN_CACHE"], token_cache = token_cache, None
         if home is not None:
             env["CONNECTOR_SDK_HOME"] = str(home)
         loopback = env_flag(env, "CONNECTOR_SDK_ALLOW_LOOPBACK") if allow_loopback is None \

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from .codec import Row, decode_rows, encode_parameters
 from .crypto import SecretCipher
@@ -76,6 +76,16 @@ class SQLStore:
     def _stored_value(self, value: bytes | str) -> Any:
         """A row's value as the backend's column takes it (SQLite: as is)."""
         return value
+
+    def close(self) -> None:
+        """Release the backend's resources; idempotent."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -159,10 +169,11 @@ class SQLStore:
     def delete(self, name: str) -> None:
         validate_name(name)
         with self._transaction(f"delete authentication {name!r}", write=True) as execute:
-            execute("DELETE FROM parameters WHERE authentication = ?", (name,))
+            # the record's row first, as update locks it: two writers never deadlock
             cursor = execute("DELETE FROM authentications WHERE name = ?", (name,))
             if cursor.rowcount == 0:
                 raise not_found(name)
+            execute("DELETE FROM parameters WHERE authentication = ?", (name,))
 
     # -- rows ---------------------------------------------------------------------------------
 

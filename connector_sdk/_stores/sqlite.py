@@ -136,12 +136,6 @@ class SQLiteStore(SQLStore):
                 self._conn.close()
                 self._conn = None
 
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def _where(self) -> str:
         return f"the store {self._path}"
 
