@@ -6,7 +6,9 @@ returns the grant's ``TokenGrant`` or raises the final ``TokenError``. Retries f
 ``RetryPolicy`` (``_http.retry``): transient failures (timeouts, connection errors, 5xx) are
 retried with backoff or ``Retry-After`` within the call; permanent ones (4xx) are not.
 ``Outcome`` tells the caller whether the retries were spent, for the failure cooldown.
-``drive_sync``/``drive_async`` perform the steps with a ``send`` the caller provides.
+``drive_sync``/``drive_async`` perform the steps with a ``send`` the caller provides;
+``post_sync``/``post_async`` are the sends: one POST, its answer read within one deadline
+and a limit on decoded bytes (``_http.body``).
 """
 
 from __future__ import annotations
@@ -19,16 +21,27 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import TokenError, TokenTransportError
+from .._errors import TokenError, TokenResponseError, TokenTransportError
+from .._http.body import Body, send_async, send_sync, too_large
 from .._http.redact import redact
 from .._http.retry import RetryPolicy, is_retryable_status, parse_retry_after, retry_delay
 from .._http.seam import httpx
+from .._http.settings import HttpSettings
 from .grants import Grant
 from .request import TokenRequest
 from .response import ResponseContext, TokenGrant, endpoint_error
 from .single_flight import copy_error
 
-__all__ = ["Answer", "FetchFlow", "Outcome", "drive_async", "drive_sync", "fetch_flow"]
+__all__ = [
+    "Answer",
+    "FetchFlow",
+    "Outcome",
+    "drive_async",
+    "drive_sync",
+    "fetch_flow",
+    "post_async",
+    "post_sync",
+]
 
 logger = logging.getLogger("connector_sdk.tokens")
 
@@ -200,3 +213,46 @@ async def drive_async(
                 thrown = exc
     finally:
         flow.close()
+
+
+def post_sync(client: httpx.Client, spec: TokenRequest, settings: HttpSettings) -> Answer:
+    """Send ``spec`` and read its answer within ``settings``' deadline and size limit."""
+    request = client.build_request(
+        "POST", spec.url, headers=list(spec.headers), content=spec.body
+    )
+    return _answer(spec, send_sync(client, request, limit=settings.max_token_response_bytes,
+                                   seconds=settings.timeout))
+
+
+async def post_async(
+    client: httpx.AsyncClient, spec: TokenRequest, settings: HttpSettings
+) -> Answer:
+    """The async twin of ``post_sync``."""
+    request = client.build_request(
+        "POST", spec.url, headers=list(spec.headers), content=spec.body
+    )
+    return _answer(spec, await send_async(
+        client, request, limit=settings.max_token_response_bytes, seconds=settings.timeout))
+
+
+def _answer(spec: TokenRequest, body: Body) -> Answer:
+    """What the fetch flow reads; an answer over the limit or with a damaged coding is a
+    ``TokenResponseError`` naming the endpoint (and the limit), never a truncated parse."""
+    response = body.response
+    if not body.complete:
+        url = spec.url
+        what = (too_large(len(body.content), "max_token_response_bytes") if body.over_limit
+                else f"its body's {body.damaged} coding is damaged")
+        raise TokenResponseError(
+            f"service '{spec.service}', authentication '{spec.authentication}': the token"
+            f" endpoint {url.scheme}://{url.host}{url.path} answered HTTP"
+            f" {response.status_code} but {what}",
+            service=spec.service, authentication=spec.authentication,
+            status=response.status_code)
+    return Answer(
+        status=response.status_code,
+        content_type=response.headers.get("content-type"),
+        retry_after=response.headers.get("retry-after"),
+        body=body.content,
+    )
+

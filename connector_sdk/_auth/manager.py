@@ -33,8 +33,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .._errors import TokenResponseError, TokenTransportError
-from .._http.body import Body, send_async, send_sync, too_large
+from .._errors import TokenTransportError
 from .._http.retry import RetryPolicy
 from .._http.seam import httpx
 from .._http.settings import (
@@ -46,7 +45,7 @@ from .._http.settings import (
 )
 from .._manifest.model import Authentication
 from .cache import MemoryTokenCache, SyncTokenCache, TokenCache, as_token_cache, lease_of
-from .fetch import Answer, FetchFlow, Outcome, drive_async, drive_sync, fetch_flow
+from .fetch import FetchFlow, Outcome, drive_async, drive_sync, fetch_flow, post_async, post_sync
 from .grants import Grant, grant_for, response_context
 from .held import HeldTokens, reusable
 from .request import TokenRequest
@@ -386,51 +385,12 @@ class TokenManager:
 
     def _drive_sync(self, flow: FetchFlow) -> TokenGrant:
         client = self._sync_client()
-        return drive_sync(flow, lambda spec: self._send_sync(client, spec))
+        return drive_sync(flow, lambda spec: post_sync(client, spec, self._settings))
 
     async def _drive_async(self, flow: FetchFlow) -> TokenGrant:
         client = new_async_client(self._settings, ssl_context=self._ssl_context)
         try:
-            return await drive_async(flow, lambda spec: self._send_async(client, spec))
+            return await drive_async(flow, lambda spec: post_async(client, spec, self._settings))
         finally:
             if self._settings.async_transport is None:
                 await client.aclose()
-
-    def _send_sync(self, client: httpx.Client, spec: TokenRequest) -> Answer:
-        request = client.build_request(
-            "POST", spec.url, headers=list(spec.headers), content=spec.body
-        )
-        settings = self._settings
-        return _answer(spec, send_sync(client, request, limit=settings.max_token_response_bytes,
-                                       seconds=settings.timeout))
-
-    async def _send_async(self, client: httpx.AsyncClient, spec: TokenRequest) -> Answer:
-        request = client.build_request(
-            "POST", spec.url, headers=list(spec.headers), content=spec.body
-        )
-        settings = self._settings
-        return _answer(spec, await send_async(
-            client, request, limit=settings.max_token_response_bytes, seconds=settings.timeout))
-
-
-def _answer(spec: TokenRequest, body: Body) -> Answer:
-    """What the fetch flow reads; an answer over the limit or with a damaged coding is a
-    ``TokenResponseError`` naming the endpoint (and the limit), never a truncated parse."""
-    response = body.response
-    if not body.complete:
-        url = spec.url
-        what = (too_large(len(body.content), "max_token_response_bytes") if body.over_limit
-                else f"its body's {body.damaged} coding is damaged")
-        raise TokenResponseError(
-            f"service '{spec.service}', authentication '{spec.authentication}': the token"
-            f" endpoint {url.scheme}://{url.host}{url.path} answered HTTP"
-            f" {response.status_code} but {what}",
-            service=spec.service, authentication=spec.authentication,
-            status=response.status_code)
-    return Answer(
-        status=response.status_code,
-        content_type=response.headers.get("content-type"),
-        retry_after=response.headers.get("retry-after"),
-        body=body.content,
-    )
-
