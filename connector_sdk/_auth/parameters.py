@@ -20,6 +20,7 @@ from jsonschema.exceptions import ValidationError
 from .._config import parse_bool
 from .._errors import ParameterError
 from .._hints import did_you_mean
+from .._http.headers import header_value_problem
 from .._manifest.model import Service
 from .._secrets import Secret, reveal
 
@@ -70,8 +71,15 @@ def validate_parameters(service: Service, values: Mapping[str, Any]) -> dict[str
                 "is not a parameter of this service"
                 + (hint or f" (parameters: {', '.join(declared)})"))
     plain = {k: reveal(v) for k, v in values.items() if k in declared}
+    in_header = {n: header for header, template in service.auth.headers.items()
+                 for n in template.names}
     for name, value in plain.items():
-        if isinstance(value, str) and _CONTROL.search(value):
+        problem = header_value_problem(value) if isinstance(value, str) else None
+        if name in in_header and problem is not None:
+            # checked here, where the field is known: sent, httpx would quote the value
+            fields.setdefault(name, []).append(
+                f"goes in the '{in_header[name]}' header and {problem}")
+        elif isinstance(value, str) and _CONTROL.search(value):
             fields.setdefault(name, []).append(
                 "contains a control character (a line break?): remove it")
     for spec in service.parameters:

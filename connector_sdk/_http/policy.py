@@ -19,7 +19,8 @@ in the host a value must fully match ``SAFE_HOST_VALUE`` and is refused otherwis
 "fixed"; in the path it is percent-encoded as one segment (``/ ? # % \\`` and ``;`` are
 encoded) and the values ``.`` and ``..`` are refused; in the query or fragment it is
 percent-encoded as a component (only RFC 3986 unreserved characters stay). A control
-character (CR, LF, NUL, ...) is refused wherever it sits.
+character (CR, LF, NUL, ...) is refused wherever it sits, and so is a host with an ``xn--``
+label that IDNA cannot decode (it matches ``*.myshopify.com`` but no reader can use it).
 
 Messages name the service, the URL (``token_url``, ``base_url``...) and the parameter, say
 what is wrong and how to fix it, and never contain a value: any parameter may be secret.
@@ -229,6 +230,12 @@ def _parse(
         url = parsed if parsed is not None else httpx.URL(text)
     except (ValueError, httpx.InvalidURL):
         raise ctx.error("the URL cannot be parsed; check the parameters that build it",
+                        parameter=parameter) from None
+    try:
+        url.host  # noqa: B018 - decodes IDNA labels: raises for an 'xn--' label that is not
+    except ValueError:  # valid punycode (RFC 5891 §5.4), which every later reader would hit
+        raise ctx.error("the host has an 'xn--' label that is not a valid internationalised"
+                        " name (IDNA); give the host name exactly as the provider spells it",
                         parameter=parameter) from None
     return split, url
 

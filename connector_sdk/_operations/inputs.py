@@ -17,6 +17,7 @@ from jsonschema.exceptions import ValidationError
 
 from .._errors import OperationError
 from .._hints import json_type
+from .._http.headers import header_value_problem
 from .._manifest.model import OperationSpec
 from .._problems import format_path
 
@@ -86,6 +87,21 @@ def _describe(error: ValidationError) -> tuple[str, str]:
     return format_path(path), f"does not satisfy '{keyword}'"
 
 
+def _header_problems(operation: OperationSpec, values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(JSON path, message) for each text input the request puts in a header that could not
+    be sent there (CR, LF, NUL, edge whitespace, non-ASCII): refused now, naming the input,
+    rather than failing at send time with the value quoted."""
+    found: list[tuple[str, str]] = []
+    headers = operation.request.headers if operation.request is not None else {}
+    for header, template in headers.items():
+        for key in template.names:
+            value = values.get(key)
+            problem = header_value_problem(value) if isinstance(value, str) else None
+            if problem is not None:
+                found.append((format_path((key,)), f"goes in the '{header}' header and {problem}"))
+    return found
+
+
 def validate_input(name: str, operation: OperationSpec, input: Any) -> dict[str, Any]:
     """``input`` checked against the operation's schema, top-level defaults applied.
 
@@ -102,8 +118,9 @@ def validate_input(name: str, operation: OperationSpec, input: Any) -> dict[str,
             values[key] = prop["default"]
     errors = sorted(_validator(operation).iter_errors(values),
                     key=lambda e: (list(map(str, e.absolute_path)), str(e.validator)))
-    if errors:
-        details = [{"path": p, "message": m} for p, m in dict.fromkeys(map(_describe, errors))]
+    found = [*map(_describe, errors), *_header_problems(operation, values)]
+    if found:
+        details = [{"path": p, "message": m} for p, m in dict.fromkeys(found)]
         lines = "; ".join(f"{d['path']} {d['message']}" for d in details)
         raise OperationError(
             f"operation '{name}': invalid input ({len(details)} problem"

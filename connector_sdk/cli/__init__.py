@@ -62,6 +62,14 @@ def _label(args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; everything it prints has its control characters escaped."""
+    from ._output import escaped_output
+
+    with escaped_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list in (["--version"], ["-V"]):  # fast path: no subcommand imports
         from .._version import __version__
@@ -94,7 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Exception as exc:
-        if os.environ.get("CONNECTOR_SDK_DEBUG") == "1":
+        from .._config import env_flag
+
+        if env_flag(os.environ, "CONNECTOR_SDK_DEBUG"):
             raise
         print(f"connector-sdk {args.command}: internal error: {type(exc).__name__}: {exc}\n"
               "This is a bug in connector-sdk; rerun with CONNECTOR_SDK_DEBUG=1 for a"
