@@ -12,6 +12,7 @@ This module and ``http`` are the only ones that import ``mcp``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -75,6 +76,17 @@ def build_server(runner: ToolRunner) -> Server[Any]:
 
 
 async def serve_stdio(server: Server[Any]) -> None:
-    """Serve on this process's stdin and stdout until the client closes stdin."""
-    async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+    """Serve on this process's stdin and stdout until the client closes stdin.
+
+    stdout carries JSON-RPC to the client, not text for a terminal, so the CLI's escaping
+    wrapper (``cli._output``) is set aside for the protocol: the SDK needs the real stream to
+    claim its file descriptor (and points fd 1 at stderr meanwhile, so stray output cannot
+    corrupt the protocol); stderr keeps its escaping.
+    """
+    wrapped = sys.stdout
+    sys.stdout = sys.__stdout__ or wrapped
+    try:
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+    finally:
+        sys.stdout = wrapped
