@@ -40,7 +40,6 @@ from .handlers import OperationContext, run_handler
 from .inputs import validate_input
 from .pagination import PageLimits, PaginationError, iterate_items, nest
 from .ratelimit import RateLimiter, RateLimitPolicy
-from .responses import provider_message
 
 if TYPE_CHECKING:
     from .._runtime.runtime import Runtime
@@ -51,7 +50,6 @@ __all__ = [
     "RateLimitPolicy",
     "call_operation",
     "call_operation_sync",
-    "provider_message",
     "stream_items",
     "validate_input",
 ]

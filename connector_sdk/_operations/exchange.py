@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._errors import APIError
+from .._http.body import too_large
 from .._http.policy import check_url
 from .._http.seam import httpx
 from .._manifest.model import Authentication, OperationSpec, Service
 from .pagination import PageLimits, next_cursor, next_link
 from .ratelimit import RateLimiter, pace_delay, rate_limit_delay
 from .requests import DROP, render_body, render_headers, render_path, render_query
-from .responses import decode_json, provider_message, read_response
+from .responses import api_message, decode_json, read_response
 
 if TYPE_CHECKING:
     from .._runtime.runtime import Runtime
@@ -108,11 +109,11 @@ class Call:
                                      now=self.limiter.now())
             if delay is not None:
                 await self.limiter.wait(delay, status=response.status_code,
-                                        provider_message=provider_message(
+                                        provider_message=api_message(
                                             response, self.scrub(response)))
                 continue
             if response.status_code >= 400:
-                said = provider_message(response, self.scrub(response))
+                said = api_message(response, self.scrub(response))
                 reason = response.reason_phrase or "error"
                 raise self.error(
                     f"the API answered {response.status_code} {reason}"
@@ -121,15 +122,18 @@ class Call:
             return response
 
     async def _send_bounded(self, request: httpx.Request) -> httpx.Response:
-        """A runaway answer (over ``HttpSettings.max_response_bytes``) fails the operation
-        instead of filling the memory."""
-        limit = self.runtime.http.max_response_bytes
-        return await read_response(
-            self.client, request, limit=limit,
-            too_large=lambda response: self.error(
-                f"the API's answer is larger than {limit} bytes; raise"
-                " HttpSettings.max_response_bytes if it is expected",
-                status=response.status_code))
+        """A runaway answer (over ``HttpSettings.max_response_bytes`` decoded) or a damaged
+        one fails the operation instead of filling the memory; a server that drips its
+        answer is cut off at ``HttpSettings.timeout`` for the whole exchange."""
+        http = self.runtime.http
+
+        def incomplete(response: httpx.Response, damaged: str | None) -> Exception:
+            what = (f"the API's answer has a damaged {damaged} coding" if damaged
+                    else too_large(http.max_response_bytes, "max_response_bytes"))
+            return self.error(what, status=response.status_code)
+
+        return await read_response(self.client, request, limit=http.max_response_bytes,
+                                   seconds=http.timeout, incomplete=incomplete)
 
     async def fetch(self, request: httpx.Request) -> tuple[httpx.Response, Any]:
         response = await self.send(request)

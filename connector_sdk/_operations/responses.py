@@ -2,11 +2,14 @@
 
 What callers may rely on:
 
-* ``read_response`` reads at most ``limit`` decoded bytes of the body and closes the
-  response; a larger answer raises the caller's error instead of filling the memory;
-* ``provider_message`` is the provider's own error text (Twitch ``message``, Shopify
-  ``errors`` string/list/mapping, OAuth-style ``error``/``error_description``, a plain-text
-  first line), whitespace-collapsed, scrubbed of the given secrets and shortened;
+* ``read_response`` sends the request through the one bounded reader (``_http/body.py``):
+  connect, headers and body within ``seconds`` in total, at most ``limit`` *decoded* bytes
+  (a gzip bomb stops at the limit); a larger answer or a damaged content coding raises the
+  caller's error instead of filling the memory; the response is closed;
+* ``api_message`` is the provider's own error text read by the one ``provider_message``
+  (Twitch ``message``, Shopify ``errors`` string/list/mapping, OAuth-style
+  ``error: error_description``, an HTML title, a plain-text first line): redacted in every
+  encoding before it is cut, control characters escaped, at most ``MESSAGE_LIMIT`` long;
 * ``decode_json`` is None for an empty body and raises the caller's error for a body that
   is not JSON.
 """
@@ -14,17 +17,14 @@ What callers may rely on:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
-from .._http.redact import redact
+from .._http.body import send_async
+from .._http.messages import MESSAGE_LIMIT, provider_message
 from .._http.seam import httpx
 
-__all__ = ["MESSAGE_LIMIT", "decode_json", "provider_message", "read_response"]
-
-MESSAGE_LIMIT = 300
-_SPACE = re.compile(r"\s+")
+__all__ = ["MESSAGE_LIMIT", "api_message", "decode_json", "read_response"]
 
 
 async def read_response(
@@ -32,28 +32,17 @@ async def read_response(
     request: httpx.Request,
     *,
     limit: int,
-    too_large: Callable[[httpx.Response], Exception],
+    seconds: float,
+    incomplete: Callable[[httpx.Response, str | None], Exception],
 ) -> httpx.Response:
-    """Send ``request`` and read at most ``limit`` bytes of the (decoded) body.
-
-    The answer comes back fully read, without ``content-encoding``/``content-length``
-    (the content is already decoded). ``too_large(response)`` is raised past the limit.
-    """
-    response = await client.send(request, stream=True)
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise too_large(response)
-            chunks.append(chunk)
-    finally:
-        await response.aclose()
-    headers = [(k, v) for k, v in response.headers.multi_items()
-               if k.lower() not in ("content-encoding", "content-length")]
-    return httpx.Response(response.status_code, headers=headers, content=b"".join(chunks),
-                          request=response.request, extensions=response.extensions)
+    """Send ``request`` and read its answer within bounds (``httpx.TimeoutException`` past
+    the deadline). The answer comes back fully read and decoded, without
+    ``content-encoding``/``content-length``. ``incomplete(response, damaged_coding)`` is
+    raised past the limit (``None``) or for a damaged coding."""
+    body = await send_async(client, request, limit=limit, seconds=seconds)
+    if not body.complete:
+        raise incomplete(body.response, body.damaged)
+    return body.as_response()
 
 
 def decode_json(response: httpx.Response, not_json: Callable[[], Exception]) -> Any:
@@ -66,47 +55,7 @@ def decode_json(response: httpx.Response, not_json: Callable[[], Exception]) -> 
         raise not_json() from None
 
 
-def provider_message(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str | None:
-    """The provider's own error text from a response body, shortened and scrubbed.
-
-    Twitch: ``{"error","status","message"}``; Shopify: ``{"errors": "..." | [...] | {...}}``;
-    OAuth-style ``{"error","error_description"}``; a plain-text body's first line.
-    """
-    try:
-        body = json.loads(response.content or b"null")
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        body = None
-    text: str | None = None
-    if isinstance(body, dict):
-        if "errors" in body:
-            text = _errors_text(body["errors"])
-        elif isinstance(body.get("message"), str) and body["message"].strip():
-            text = body["message"]
-        elif isinstance(body.get("error"), str):
-            text = body["error"]
-            if isinstance(body.get("error_description"), str):
-                text += ": " + body["error_description"]
-        else:  # a shape we do not know: show it rather than nothing
-            text = json.dumps(body, ensure_ascii=False)
-    elif body is None and response.headers.get("content-type", "").startswith("text/plain"):
-        lines = response.text.strip().splitlines()
-        text = lines[0] if lines else None
-    if not text:
-        return None
-    text = _SPACE.sub(" ", redact(text, secrets)).strip()
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3].rstrip() + "..."
-
-
-def _errors_text(errors: Any) -> str | None:
-    if isinstance(errors, str):
-        return errors
-    if isinstance(errors, list):
-        texts = [e.get("message") if isinstance(e, dict) else e for e in errors]
-        return "; ".join(t for t in texts if isinstance(t, str)) or None
-    if isinstance(errors, dict):
-        parts: list[str] = []
-        for key, value in errors.items():
-            values = value if isinstance(value, list) else [value]
-            parts.append(f"{key}: {', '.join(str(v) for v in values)}")
-        return "; ".join(parts) or None
-    return None
+def api_message(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str | None:
+    """The provider's error text of an API answer, safe to show; None when it said nothing."""
+    return provider_message(response.content, response.headers.get("content-type"),
+                            secrets=secrets, limit=MESSAGE_LIMIT).joined

@@ -24,10 +24,10 @@ from connector_sdk._operations.calls import (
     OperationContext,
     call_operation,
     call_operation_sync,
-    provider_message,
     stream_items,
 )
 from connector_sdk._operations.requests import render_body
+from connector_sdk._operations.responses import api_message
 from connector_sdk._runtime.runtime import Runtime
 
 from .conftest import LoopEnv, SandboxEnv, sandbox_env
@@ -253,11 +253,11 @@ def response(status: int, body: Any, content_type: str = "application/json") -> 
 ])
 def test_provider_message_shapes(body: Any, expected: str | None) -> None:
     kind = "text/plain" if isinstance(body, bytes) else "application/json"
-    assert provider_message(response(400, body, kind)) == expected
+    assert api_message(response(400, body, kind)) == expected
 
 
 def test_provider_message_is_truncated_and_scrubbed() -> None:
-    text = provider_message(response(400, {"errors": "s3cret " + "x" * 1000}), ("s3cret",))
+    text = api_message(response(400, {"errors": "s3cret " + "x" * 1000}), ("s3cret",))
     assert text is not None and len(text) == 300 and text.endswith("...")
     assert "s3cret" not in text
 
