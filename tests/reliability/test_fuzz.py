@@ -3,14 +3,17 @@ never hang and keep memory bounded, whatever they are fed.
 
 Targets and what each may raise (anything else fails the example):
 
-* ``_yaml.load_yaml``: nothing (problems are returned);
-* ``_validate.validate_document`` on mutated manifests and workflows (structure-aware: the
-  valid fixtures and the shipped manifests, with values replaced, keys dropped or added):
-  nothing; a mutated manifest without problems also builds a ``Service``;
-* ``_templates.parse_template``: ``TemplateSyntaxError``; ``Template.render``: ``KeyError``;
-* ``_urls.render_url``: ``NetworkPolicyError`` (and ``TemplateSyntaxError`` for unparsed
-  template text); a URL it returns is https on an allowed host;
-* ``_token_response.parse_token_response``: ``TokenResponseError``; a grant it returns has
+* ``_manifest.reader.load_yaml``: nothing (problems are returned);
+* ``cli._validation.validate_document`` on mutated manifests and workflows (structure-aware:
+  the valid fixtures and the shipped manifests, with values replaced, keys dropped or added):
+  nothing. ``load_manifest`` then returns a ``Service`` exactly when it returns no problem, and
+  ``load_service`` agrees: the service, or ``ManifestError`` carrying the same problems;
+  ``load_workflow`` returns a ``Workflow`` or raises ``WorkflowError`` carrying problems;
+* ``_manifest.templates.parse_template``: ``TemplateSyntaxError``; ``Template.render``:
+  ``KeyError``;
+* ``_http.policy.render_url``: ``NetworkPolicyError`` (and ``TemplateSyntaxError`` for
+  unparsed template text); a URL it returns is https on an allowed host;
+* ``_auth.response.parse_token_response``: ``TokenResponseError``; a grant it returns has
   a token and a lifetime within bounds; ``endpoint_error``: nothing, and never the secret.
 
 The budget per target is ``CONNECTOR_SDK_FUZZ_EXAMPLES`` (default 100 in the plain test run,
@@ -33,18 +36,27 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connector_sdk import (
+    ManifestError,
+    NetworkPolicyError,
+    TokenResponseError,
+    Workflow,
+    WorkflowError,
+    load_service,
+    load_workflow,
+)
 from connector_sdk._auth.response import (
     ResponseContext,
     endpoint_error,
     parse_token_response,
 )
-from connector_sdk._errors import ManifestError, NetworkPolicyError, TokenResponseError
 from connector_sdk._http.policy import render_url
 from connector_sdk._manifest.loader import load_manifest
 from connector_sdk._manifest.reader import load_yaml
 from connector_sdk._manifest.templates import TemplateSyntaxError, parse_template
 from connector_sdk._manifest.url_template import host_allowed
 from connector_sdk._problems import Problem
+from connector_sdk._workflows.loading import installed_services
 from connector_sdk.cli._validation import validate_document
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(300)]
@@ -181,11 +193,14 @@ def test_manifest_validator_reports_problems_for_mutated_manifests(
 ) -> None:
     examples()
     _validate_text(text)
-    try:
-        service, problems = load_manifest(text)
-    except ManifestError:
-        return
-    assert service is not None or problems
+    service, problems = load_manifest(text)
+    assert (service is None) == bool(problems)
+    if service is None:
+        with pytest.raises(ManifestError) as caught:
+            load_service(text)
+        assert caught.value.problems == problems
+    else:
+        assert load_service(text).id == service.id
 
 
 @pytest.mark.skipif(not WORKFLOWS, reason="no workflow fixtures yet")
@@ -196,6 +211,15 @@ def test_workflow_validator_reports_problems_for_mutated_workflows(
 ) -> None:
     examples()
     _validate_text(text)
+    outcome: Workflow | WorkflowError
+    try:
+        outcome = load_workflow(text, file="fuzz.yaml", services=installed_services())
+    except WorkflowError as exc:
+        outcome = exc
+    if isinstance(outcome, WorkflowError):
+        assert outcome.problems, "an invalid workflow file names its problems"
+    else:
+        assert outcome.steps
 
 
 @FUZZ
