@@ -23,7 +23,7 @@ from typing import Any
 
 from .._errors import TokenError, TokenResponseError, TokenTransportError
 from .._http.body import Body, send_async, send_sync, too_large
-from .._http.redact import redact
+from .._http.messages import shown_text
 from .._http.retry import RetryPolicy, is_retryable_status, parse_retry_after, retry_delay
 from .._http.seam import httpx
 from .._http.settings import HttpSettings
@@ -154,7 +154,7 @@ def transport_error(
     if isinstance(exc, httpx.TimeoutException):
         what = f"did not answer within {timeout:g} s ({type(exc).__name__})"
     else:
-        detail = redact(str(exc), request.redact)[:120]
+        detail = shown_text(str(exc), request.redact, 120)
         what = f"could not be reached ({type(exc).__name__}: {detail})"
     tries = f" after {attempt} attempts" if attempt > 1 else ""
     return TokenTransportError(

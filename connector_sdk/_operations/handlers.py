@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._errors import APIError, ConnectorSDKError, OperationError
+from .._http.messages import MESSAGE_LIMIT, shown_text
 from .._http.seam import httpx
 from .._manifest.model import Authentication, OperationSpec, Service
 from .exchange import Call
@@ -59,7 +60,14 @@ class OperationContext:
 
     def error(self, message: str, *, status: int | None = None,
               provider_message: str | None = None) -> APIError:
-        return self._state().error(message, status=status, provider=provider_message)
+        """An ``APIError`` for this call. ``message`` and ``provider_message`` may quote the
+        provider as they like: both pass the SDK's one ``shown_text`` here (the
+        authentication's secrets redacted in every encoding, control characters escaped,
+        ``provider_message`` cut to ``MESSAGE_LIMIT`` characters)."""
+        call = self._state()
+        said = shown_text(provider_message, call.secrets) if provider_message else None
+        text = shown_text(message, call.secrets, 4 * MESSAGE_LIMIT)
+        return call.error(text, status=status, provider=said)
 
 
 def _handler(call: Call) -> Callable[..., Any]:

@@ -16,7 +16,6 @@ from typing import Any
 
 __all__ = ["graphql", "throttle_delay"]
 
-_MESSAGE_LIMIT = 300
 #: Wait when a THROTTLED answer carries no readable cost data.
 _DEFAULT_WAIT = 1.0
 
@@ -54,7 +53,7 @@ def _messages(errors: Any) -> str:
         text = "; ".join(p for p in parts if isinstance(p, str)) or "unknown error"
     else:
         text = "unknown error"
-    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 3] + "..."
+    return text  # context.error redacts, escapes and shortens it (the SDK's one redactor)
 
 
 async def graphql(context: Any, input: dict[str, Any]) -> Any:
