@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["did_you_mean", "json_type"]
+__all__ = ["closest", "did_you_mean", "json_type"]
 
 
 def json_type(value: Any) -> str:
@@ -28,14 +28,23 @@ def json_type(value: Any) -> str:
     return "array" if isinstance(value, list | tuple) else "object"
 
 
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to ``name`` (the same name in other case first), or ``None``."""
+    candidates = sorted(known)
+    lowered = {c.lower(): c for c in candidates}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    hint = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    return hint[0] if hint else None
+
+
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """``": did you mean 'x'?"`` for the closest known name, or ``""`` when none is close.
 
     A name that differs only in case says so, since names are case-sensitive everywhere.
     """
-    candidates = sorted(known)
-    lowered = {c.lower(): c for c in candidates}
-    if name.lower() in lowered:
-        return f": did you mean '{lowered[name.lower()]}'? (names are case-sensitive)"
-    hint = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    return f": did you mean '{hint[0]}'?" if hint else ""
+    hint = closest(name, known)
+    if hint is None:
+        return ""
+    case = " (names are case-sensitive)" if hint.lower() == name.lower() else ""
+    return f": did you mean '{hint}'?{case}"

@@ -2,58 +2,30 @@
 
 This is where secret values enter the SDK, so it is careful about three things: every invalid
 field is listed at once (a user fixing one field at a time is a user retrying with their
-secret on the command line); no message quotes a value (jsonschema's own messages do, so we
-build ours from the failing keyword); and secret values leave as ``Secret`` instances.
+secret on the command line); no message quotes a value (jsonschema's own messages do, so
+``_manifest/schema_errors`` builds ours from the failing keyword); and secret values leave as
+``Secret`` instances. The validator is the service's own (``Service.parameters_validator``),
+built once and kept with it; its patterns run in RE2, so no value can make it backtrack.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
-
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
 
 from .._config import parse_bool
 from .._errors import ParameterError
 from .._hints import did_you_mean
 from .._http.headers import header_value_problem
 from .._manifest.model import Service
+from .._manifest.schema_errors import describe
 from .._secrets import Secret, reveal
 
 __all__ = ["coerce_text", "validate_parameters"]
 
-#: Never valid in a parameter: ``^...$`` patterns admit a trailing newline under re.search.
+#: Never valid in a parameter, whatever its schema says (a line break in a header value).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@lru_cache(maxsize=64)
-def _validator(schema_json: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_json), format_checker=FormatChecker())
-
-
-def _reason(error: ValidationError) -> str:
-    """Why a value failed, from the keyword and the schema, never from the value."""
-    keyword, expected = error.validator, error.validator_value
-    if keyword == "pattern":
-        return f"does not match the pattern {expected}"
-    if keyword == "enum":
-        return "must be one of: " + ", ".join(json.dumps(v) for v in expected)
-    if keyword == "const":
-        return f"must be {json.dumps(expected)}"
-    if keyword == "type":
-        return f"must be of type {expected}"
-    if keyword in ("minLength", "maxLength"):
-        return f"must be {'at least' if keyword == 'minLength' else 'at most'} {expected}" \
-               " characters long"
-    if keyword in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        return f"must satisfy {keyword} {expected}"
-    if keyword == "format":
-        return f"must be a valid {expected}"
-    return f"does not satisfy '{keyword}'"
 
 
 def validate_parameters(service: Service, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,8 +57,7 @@ def validate_parameters(service: Service, values: Mapping[str, Any]) -> dict[str
     for spec in service.parameters:
         if spec.name not in plain and spec.has_default:
             plain[spec.name] = spec.default
-    schema = dict(service.parameters_schema)
-    for error in _validator(json.dumps(schema, sort_keys=True)).iter_errors(plain):
+    for error in service.parameters_validator().iter_errors(plain):
         if error.validator == "required":
             for name in (n for n in error.validator_value if n not in plain):
                 fields.setdefault(name, []).append("is required")
@@ -95,7 +66,7 @@ def validate_parameters(service: Service, values: Mapping[str, Any]) -> dict[str
         name = str(path[0]) if path else ""
         if error.validator == "additionalProperties":
             continue  # unknown names are reported above, with a suggestion
-        fields.setdefault(name, []).append(_reason(error))
+        fields.setdefault(name, []).append(describe(error))
     if fields:
         detail = "; ".join(f"{name or '(parameters)'} {', '.join(reasons)}"
                            for name, reasons in sorted(fields.items()))

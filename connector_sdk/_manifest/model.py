@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from .dialect import Validators
 from .templates import Template
 
 __all__ = [
@@ -122,6 +123,14 @@ class OperationSpec:
     handler: str | None = None
     pagination: PaginationSpec | None = None
     raw: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    #: The input validator, built on first use and kept with this operation (and so with
+    #: the registry, and the runtime, that hold it).
+    validators: Validators = field(default_factory=Validators, init=False, repr=False,
+                                   compare=False)
+
+    def input_validator(self, name: str) -> Any:
+        """The validator of this operation's input (``name``: ``service.operation``)."""
+        return self.validators.get("input", self.input_schema, name=f"operation '{name}' input")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +150,14 @@ class Service:
     source: str
     plugin: str | None = None
     distribution: str | None = None
+    #: The parameter validator, built on first use and kept with this service.
+    validators: Validators = field(default_factory=Validators, init=False, repr=False,
+                                   compare=False)
+
+    def parameters_validator(self) -> Any:
+        """The validator of this service's authentication parameters."""
+        return self.validators.get("parameters", self.parameters_schema,
+                                   name=f"service '{self.id}' parameters")
 
     @property
     def secret_parameters(self) -> frozenset[str]:

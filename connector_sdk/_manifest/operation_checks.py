@@ -17,6 +17,8 @@ OPERATION-UNKNOWN-KEYWORD          an input/output schema uses a keyword JSON Sc
                                    know (``maxmum``), which would silently drop a constraint
 OPERATION-PAGINATION-INCONSISTENT  a pagination block does not fit its style or operation
 OPERATION-HEADER-RESERVED          a request header would replace a token header or Host
+REF-* / REGEX-*                    from ``schema_policy``: references and regexes of the
+                                   input/output schemas
 =================================  ==========================================================
 
 A ``{{`` that does not open a placeholder is reported as ``PLACEHOLDER-SYNTAX``, as elsewhere.
@@ -25,16 +27,14 @@ A ``{{`` that does not open a placeholder is reported as ``PLACEHOLDER-SYNTAX``,
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from .._hints import did_you_mean
 from .._problems import Problem
+from .embedded import meta_schema_error, policy_problems
 from .keywords import unknown_keywords
 from .reader import Document
+from .schema_policy import RegexBudget
 from .templates import Template, TemplateSyntaxError, parse_template
 
 __all__ = ["operation_problems"]
@@ -46,8 +46,10 @@ _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "c
                                "authorization", "cookie", "proxy-authorization"})
 
 
-def operation_problems(doc: Document) -> list[Problem]:
-    """Every problem of every operation of a manifest document (a mapping)."""
+def operation_problems(doc: Document, *, budget: RegexBudget | None = None) -> list[Problem]:
+    """Every problem of every operation of a manifest document (a mapping); ``budget`` is
+    the document's regex budget, shared with its parameter schema."""
+    budget = budget if budget is not None else RegexBudget()
     operations = doc.data.get("operations")
     if not isinstance(operations, dict):
         return []
@@ -57,14 +59,15 @@ def operation_problems(doc: Document) -> list[Problem]:
     problems: list[Problem] = []
     for op_id, operation in operations.items():
         if isinstance(operation, dict):
-            problems += _operation(doc, ("operations", op_id), operation, token_headers)
+            problems += _operation(doc, ("operations", op_id), operation, token_headers, budget)
     return problems
 
 
 def _operation(
-    doc: Document, where: Path, operation: dict[str, Any], token_headers: set[str]
+    doc: Document, where: Path, operation: dict[str, Any], token_headers: set[str],
+    budget: RegexBudget,
 ) -> list[Problem]:
-    problems = _schema_problems(doc, where, operation)
+    problems = _schema_problems(doc, where, operation, budget)
     input_schema = operation.get("input")
     properties = input_schema.get("properties") if isinstance(input_schema, dict) else None
     inputs = {k for k in properties if isinstance(k, str)} if isinstance(properties, dict) \
@@ -81,19 +84,15 @@ def _operation(
     return problems
 
 
-@cache
-def _meta_validator() -> Draft202012Validator:
-    """The draft 2020-12 meta-schema validator, built once."""
-    return Draft202012Validator(Draft202012Validator.META_SCHEMA)
-
-
-def _schema_problems(doc: Document, where: Path, operation: dict[str, Any]) -> list[Problem]:
+def _schema_problems(
+    doc: Document, where: Path, operation: dict[str, Any], budget: RegexBudget
+) -> list[Problem]:
     problems = []
     for key in ("input", "output"):
         schema = operation.get(key)
         if not isinstance(schema, dict):
             continue
-        error = best_match(_meta_validator().iter_errors(schema))
+        error = meta_schema_error(schema)
         if error is not None:
             problems.append(doc.problem((*where, key, *error.absolute_path),
                                         "OPERATION-SCHEMA-INVALID",
@@ -102,6 +101,7 @@ def _schema_problems(doc: Document, where: Path, operation: dict[str, Any]) -> l
             continue
         for path, message in unknown_keywords(schema, (*where, key)):
             problems.append(doc.problem(path, "OPERATION-UNKNOWN-KEYWORD", message, key=True))
+        problems += policy_problems(doc, (*where, key), schema, budget)
         if key == "input" and schema.get("type") != "object":
             problems.append(doc.problem((*where, key), "OPERATION-SCHEMA-INVALID",
                                         "an operation's input is an object of named inputs:"

@@ -71,6 +71,10 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+_STR = "tag:yaml.org,2002:str"
+_MERGE_TAGS = frozenset({"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"})
+
+
 class _TooLarge(Exception):
     pass
 
@@ -117,14 +121,21 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _STR:  # what SafeConstructor.construct_yaml_str returns, without it
+            return node.value
         return self.loader.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
-        self.loader.flatten_mapping(node)  # resolves "<<" merge keys
+        if any(key.tag in _MERGE_TAGS for key, _ in node.value):
+            self.loader.flatten_mapping(node)  # resolves "<<" merge keys
         out: dict[str, Any] = {}
         first_seen: dict[str, tuple[int, int]] = {}
         for key_node, value_node in node.value:
-            key = self.loader.construct_object(key_node, deep=True)
+            key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) \
+                else self.loader.construct_object(key_node, deep=True)
             line, column = _mark(key_node)
             if not isinstance(key, str):
                 self.problems.append(

@@ -61,6 +61,11 @@ RULES: dict[str, str] = {
     "OPERATION-UNKNOWN-KEYWORD": "an input/output schema keyword JSON Schema does not know",
     "OPERATION-PAGINATION-INCONSISTENT": "a pagination block does not fit its style",
     "OPERATION-HEADER-RESERVED": "an operation header would replace a token or transport header",
+    # embedded schemas (parameters, operation inputs and outputs)
+    "REF-NOT-LOCAL": "a $ref/$dynamicRef points outside its schema, or an $id rebases them",
+    "REF-UNRESOLVED": "a '#...' reference points to nothing that is a schema",
+    "REGEX-INVALID": "a pattern or patternProperties key is not a regular expression",
+    "REGEX-UNSUPPORTED": "a regex uses what the linear-time engine lacks (lookaround, backrefs)",
     # workflows
     "WORKFLOW-STEP-DUPLICATE": "two steps have the same id",
     "WORKFLOW-PLACEHOLDER-SYNTAX": "'{{' that does not open a {{ reference }} in a workflow",

@@ -25,6 +25,7 @@ URL-SYNTAX / URL-NOT-ABSOLUTE / URL-NOT-HTTPS / URL-PLACEHOLDER-POSITION / URL-U
 HOST-PLACEHOLDER-UNCONSTRAINED a placeholder in a host is not constrained to a host name
 URL-HOST-NOT-ALLOWED           a URL's literal host (or a parameter's example) is not allowed
 HOST-PATTERN-INVALID           an ``allowed_hosts`` entry is not a host or ``*.suffix``
+REF-* / REGEX-*                from ``schema_policy`` (references and regexes of the schema)
 =============================  ===========================================================
 """
 
@@ -33,26 +34,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from .._hints import did_you_mean
 from .._problems import Problem
+from .dialect import build_validator
+from .embedded import meta_schema_error, policy_problems
+from .host_values import value_pattern_is_host_safe
+from .hosts import host_allowed, host_pattern_problems
 from .keywords import unknown_keywords
 from .model import TOKEN_FIELDS
 from .operation_checks import operation_problems
 from .reader import Document
+from .schema_policy import RegexBudget
 from .templates import Template, TemplateSyntaxError, parse_template
-from .url_template import (
-    host_allowed,
-    host_pattern_problems,
-    placeholder_positions,
-    static_url_problems,
-    value_pattern_is_host_safe,
-)
+from .url_template import placeholder_positions, static_url_problems
 
 __all__ = ["SECRET_NAME", "TemplateField", "manifest_problems", "template_fields"]
 
@@ -102,8 +98,9 @@ def manifest_problems(doc: Document) -> list[Problem]:
     """Every semantic problem of a manifest document (that is a mapping)."""
     data = doc.data
     params = _parameter_properties(data)
+    budget = RegexBudget()
     problems: list[Problem] = []
-    problems += _parameter_schema_problems(doc, params)
+    problems += _parameter_schema_problems(doc, params, budget)
     hosts = data.get("allowed_hosts")
     allowed = [h for h in hosts if isinstance(h, str)] if isinstance(hosts, list) else []
     problems += _allowed_host_problems(doc, data.get("allowed_hosts"))
@@ -126,14 +123,8 @@ def manifest_problems(doc: Document) -> list[Problem]:
                 f"parameter '{name}' is used by a template but is neither required nor has a"
                 " default, so an authentication without it could never make a request: add"
                 " it to parameters.required or give it a default", key=True))
-    problems += operation_problems(doc)
+    problems += operation_problems(doc, budget=budget)
     return problems
-
-
-@cache
-def _meta_validator() -> Draft202012Validator:
-    """The draft 2020-12 meta-schema validator, built once (check_schema builds one per call)."""
-    return Draft202012Validator(Draft202012Validator.META_SCHEMA)
 
 
 def _parameter_properties(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -143,12 +134,14 @@ def _parameter_properties(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in parameters["properties"].items() if isinstance(v, dict)}
 
 
-def _parameter_schema_problems(doc: Document, params: dict[str, dict[str, Any]]) -> list[Problem]:
+def _parameter_schema_problems(
+    doc: Document, params: dict[str, dict[str, Any]], budget: RegexBudget
+) -> list[Problem]:
     problems: list[Problem] = []
     parameters = doc.data.get("parameters")
     if not isinstance(parameters, dict):
         return problems
-    error = best_match(_meta_validator().iter_errors(parameters))
+    error = meta_schema_error(parameters)
     if error is not None:
         path = ("parameters", *error.absolute_path)
         problems.append(doc.problem(path, "PARAMETERS-SCHEMA-INVALID",
@@ -163,12 +156,15 @@ def _parameter_schema_problems(doc: Document, params: dict[str, dict[str, Any]])
         for path, message in unknown_keywords(prop, ("parameters", "properties", name),
                                               extra=frozenset({"secret"})):
             problems.append(doc.problem(path, "PARAMETER-UNKNOWN-KEYWORD", message, key=True))
+    refused = policy_problems(doc, ("parameters",), parameters, budget)
+    problems += refused
     for name in parameters.get("required") or []:
         if isinstance(name, str) and name not in params:
             problems.append(doc.problem(
                 ("parameters", "required"), "PARAMETER-REQUIRED-UNKNOWN",
                 f"'{name}' is required but not declared under parameters.properties"
                 + did_you_mean(name, params)))
+    root = None if refused else build_validator(parameters, name="parameters")
     for name, prop in params.items():
         where = ("parameters", "properties", name)
         if name in TOKEN_FIELDS:
@@ -185,8 +181,9 @@ def _parameter_schema_problems(doc: Document, params: dict[str, dict[str, Any]])
                                         f"secret parameter '{name}' has a default: secret values"
                                         " are given when an authentication is created, never"
                                         " stored in a manifest; remove the default", key=True))
-        elif "default" in prop:
-            errors = list(Draft202012Validator(prop).iter_errors(prop["default"]))
+        elif "default" in prop and root is not None:
+            # evolve() keeps the root's resolver: '#/$defs/x' means the same as at run time
+            errors = list(root.evolve(schema=prop).iter_errors(prop["default"]))
             if errors:
                 problems.append(doc.problem((*where, "default"), "PARAMETER-DEFAULT-INVALID",
                                             f"the default of '{name}' does not satisfy its own"

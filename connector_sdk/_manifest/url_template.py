@@ -28,22 +28,20 @@ Rule ids that ``static_url_problems`` reports (stable; tests and users rely on t
 ``URL-HOST-NOT-ALLOWED``
     Only when ``allowed_hosts`` is given: a fully literal host that no entry allows.
 
-Host rules: ``host_pattern_problems`` checks an ``allowed_hosts`` entry, ``host_allowed``
-matches a host against the entries (``*.myshopify.com`` admits exactly one DNS label before
-``.myshopify.com``), ``SAFE_HOST_VALUE`` is what a value in a host position must fully match,
-and ``value_pattern_is_host_safe`` decides whether a parameter's JSON Schema guarantees that.
+Host rules live in ``hosts.py`` (re-exported here for the network policy, which renders URLs
+with both) and whether a parameter's schema keeps a value host-safe in ``host_values.py``.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
+from .hosts import SAFE_HOST_VALUE, host_allowed, host_pattern_problems, is_loopback_host
 from .templates import Template
 
 __all__ = [
@@ -57,7 +55,6 @@ __all__ = [
     "placeholder_positions",
     "static_url_problems",
     "url_layout",
-    "value_pattern_is_host_safe",
 ]
 
 UrlPart = Literal["scheme", "userinfo", "host", "port", "path", "query", "fragment"]
@@ -65,15 +62,7 @@ URL_PARTS: tuple[UrlPart, ...] = (
     "scheme", "userinfo", "host", "port", "path", "query", "fragment",
 )
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 
-#: A value that may stand in a host position: ASCII letter-digit-hyphen labels of 1 to 63
-#: characters, no leading or trailing hyphen, joined by single dots, no trailing dot, at most
-#: 253 characters. Use it with ``fullmatch``. Explicit ASCII classes (no IGNORECASE) so that
-#: look-alikes such as the Kelvin sign never match.
-SAFE_HOST_VALUE = re.compile(rf"(?=.{{1,253}}\Z){_LABEL}(?:\.{_LABEL})*")
-
-_LABEL_RE = re.compile(_LABEL)
 _FORBIDDEN_LITERAL = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 _DEFAULT_SENTINEL = "zqph"
 
@@ -240,271 +229,3 @@ def static_url_problems(
                          f"allowed_hosts ({', '.join(allowed_hosts) or 'empty'}); add it "
                          "there or fix the URL"))
     return problems
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost``, an IPv4 address in 127.0.0.0/8 and ``::1`` (brackets allowed).
-
-    Only canonical spellings count: ``127.1``, ``0x7f.0.0.1`` or ``localhost.`` are not
-    loopback here (resolvers disagree about them, so the SDK does not guess).
-    """
-    text = host.lower()
-    if text == "localhost":
-        return True
-    ip = _ip_literal(text)
-    return ip is not None and ip.is_loopback
-
-
-@functools.lru_cache(maxsize=1024)
-def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if "%" in text:
-        return None
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
-@functools.lru_cache(maxsize=1024)
-def host_pattern_problems(pattern: str) -> str | None:
-    """Why an ``allowed_hosts`` entry is invalid, or ``None`` when it is fine.
-
-    Accepted: a DNS name (``api.twitch.tv``), ``*.`` followed by a name of at least two labels
-    (``*.myshopify.com``), or an IP address (``127.0.0.1``, ``::1``). Case does not matter.
-    Refused: ``*`` alone, one-label suffixes (``*.com``), a wildcard anywhere but as the whole
-    leftmost label, schemes, ports, paths, trailing dots and non-ASCII names (write punycode).
-    Multi-label public suffixes (``*.co.uk``) are not detected: there is no public suffix
-    list here.
-    """
-    if not pattern:
-        return "an allowed host is empty; write a host name such as api.example.com"
-    if _ip_literal(pattern) is not None:
-        return None
-    if any(c in pattern for c in "/:@?#\\%") or any(c.isspace() for c in pattern):
-        return (f"'{pattern}' must be a bare host name such as api.example.com, without "
-                "scheme, port, path or user")
-    if not pattern.isascii():
-        return f"'{pattern}' is not ASCII; write the punycode form (xn--...)"
-    if pattern.endswith("."):
-        return f"'{pattern}' ends with a dot; remove it"
-    name = pattern
-    if pattern.startswith("*."):
-        name = pattern[2:]
-        if "." not in name:
-            return (f"'{pattern}' would allow a whole top-level domain; name the site, "
-                    "such as *.myshopify.com")
-    elif pattern == "*":
-        return "'*' would allow every host; list the hosts, such as *.myshopify.com"
-    if "*" in name:
-        return (f"'{pattern}': a wildcard may only be the whole leftmost label, as in "
-                "*.myshopify.com")
-    if len(name) > 253 or not all(_LABEL_RE.fullmatch(label) for label in name.split(".")):
-        return (f"'{pattern}' is not a valid host name: labels of 1-63 letters, digits and "
-                "hyphens, separated by dots")
-    if name.rsplit(".", 1)[-1].isdigit():
-        return f"'{pattern}' looks like a partial IP address; write a full address or a name"
-    return None
-
-
-def host_allowed(host: str, allowed_hosts: Iterable[str]) -> bool:
-    """Whether ``host`` matches an entry: exactly, or ``*.suffix`` with one label before it.
-
-    Case-insensitive; no trailing-dot folding; a wildcard never matches an IP literal; an
-    entry that ``host_pattern_problems`` refuses never matches anything.
-    """
-    host = host.lower()
-    ip = _ip_literal(host)
-    for entry in allowed_hosts:
-        if host_pattern_problems(entry) is not None:
-            continue
-        entry = entry.lower()
-        entry_ip = _ip_literal(entry)
-        if ip is not None or entry_ip is not None:
-            if ip is not None and entry_ip is not None and ip == entry_ip:
-                return True
-            continue
-        if entry.startswith("*."):
-            suffix = entry[1:]
-            label = host[: -len(suffix)]
-            if host.endswith(suffix) and _LABEL_RE.fullmatch(label):
-                return True
-        elif host == entry:
-            return True
-    return False
-
-
-# --- parameter schemas -----------------------------------------------------------------
-
-_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
-_CLASS_CHARS = _HOST_CHARS | {"."}
-_QUANTIFIER = re.compile(r"\{\d+(?:,\d*)?\}")
-_RANGES = (("a", "z"), ("A", "Z"), ("0", "9"))
-
-_PROBE_BASES = ("a", "abc", "my-store", "my-store.myshopify.com", "x.example.com", "127.0.0.1")
-_PROBE_CHARS = (
-    "/", "@", ":", "?", "#", "\\", "%", "%2F", " ", "\t", "\r", "\n", "\x00", "\x0b", "_",
-    "\u0430", "\uff0e", "\u3002", "\u200d", "\u202e", "\u00e9", "\u212a", "\u017f", "\u0661",
-    "\u00a0",
-)
-
-
-@functools.cache
-def _probes() -> tuple[str, ...]:
-    probes: list[str] = [
-        "evil.com/", "evil.com/.myshopify.com", "evil.com?.myshopify.com",
-        "evil.com#.myshopify.com", "a@my-store.myshopify.com", "my-store.myshopify.com:443",
-        "https://my-store.myshopify.com/admin", "[::1]", "my-store.myshopify.com\n",
-    ]
-    for base in _PROBE_BASES:
-        for char in _PROBE_CHARS:
-            probes += [char + base, base + char, base[:1] + char + base[1:],
-                       base + char + "evil.com", base.replace(".", char)]
-    return tuple(p for p in probes if not set(p) <= _CLASS_CHARS)
-
-
-def value_pattern_is_host_safe(
-    prop: Mapping[str, Any], *, hostname_format_checked: bool = False
-) -> bool:
-    """Whether a parameter's JSON Schema guarantees values that cannot break out of a host.
-
-    "Host-safe" means every admitted string uses only ASCII letters, digits, hyphens and dots:
-    no ``/ @ : ? # \\ %``, whitespace, control or non-ASCII character can get through. Label
-    structure (empty labels, trailing dot) is left to ``render_url``, which still checks every
-    value against ``SAFE_HOST_VALUE``: this function is the validator's early warning, not the
-    guard.
-
-    Accepted evidence (any one is enough, all constraints of a schema hold together):
-
-    * ``const``, or ``enum`` of strings that each fully match ``SAFE_HOST_VALUE``;
-    * a ``pattern`` that passes a conservative syntactic whitelist *and* rejects a battery of
-      hostile probes. The whitelist: the pattern is ``^...$``; ``|`` only inside groups (so
-      ``^a|b$`` is refused); literals are ASCII letters, digits, ``-``, ``\\.`` and ``\\-``;
-      classes ``[...]`` hold only those characters, ``.`` and ranges inside ``a-z``, ``A-Z``
-      or ``0-9`` (no ``[^``); groups ``(...)``/``(?:...)``; quantifiers ``* + ? {m,n}``.
-      Everything else is refused, including unescaped ``.``, ``\\d``/``\\w``/``\\S`` (Unicode
-      classes in Python), inline flags (``(?i)`` makes ``k`` match the Kelvin sign) and other
-      escapes. Refusing a safe pattern only costs the author a warning; admitting an unsafe
-      one is what must not happen.
-    * ``format: hostname`` only when ``hostname_format_checked`` is true: jsonschema checks
-      that format only with the optional ``fqdn`` package, so by default it proves nothing.
-
-    ``allOf`` is safe when one branch is; ``anyOf``/``oneOf`` when every branch is.
-    """
-    if "const" in prop and _safe_literal(prop["const"]):
-        return True
-    enum = prop.get("enum")
-    if isinstance(enum, list) and enum and all(_safe_literal(v) for v in enum):
-        return True
-    pattern = prop.get("pattern")
-    if isinstance(pattern, str) and _pattern_is_host_safe(pattern):
-        return True
-    if hostname_format_checked and prop.get("format") == "hostname":
-        return True
-    all_of = prop.get("allOf")
-    if isinstance(all_of, list) and any(
-        isinstance(s, Mapping)
-        and value_pattern_is_host_safe(s, hostname_format_checked=hostname_format_checked)
-        for s in all_of
-    ):
-        return True
-    for key in ("anyOf", "oneOf"):
-        branches = prop.get(key)
-        if isinstance(branches, list) and branches and all(
-            isinstance(s, Mapping)
-            and value_pattern_is_host_safe(s, hostname_format_checked=hostname_format_checked)
-            for s in branches
-        ):
-            return True
-    return False
-
-
-def _safe_literal(value: Any) -> bool:
-    return isinstance(value, str) and SAFE_HOST_VALUE.fullmatch(value) is not None
-
-
-@functools.lru_cache(maxsize=256)
-def _pattern_is_host_safe(pattern: str) -> bool:
-    if not _pattern_syntax_is_host_safe(pattern):
-        return False
-    try:
-        compiled = re.compile(pattern)
-    except re.error:
-        return False
-    return not any(compiled.fullmatch(probe) for probe in _probes())
-
-
-def _pattern_syntax_is_host_safe(pattern: str) -> bool:
-    if len(pattern) < 2 or pattern[0] != "^" or pattern[-1] != "$" or pattern.endswith("\\$"):
-        return False
-    body = pattern[1:-1]
-    depth = 0
-    i = 0
-    while i < len(body):
-        char = body[i]
-        if char == "\\":
-            if body[i + 1: i + 2] not in (".", "-"):
-                return False
-            i += 2
-        elif char == "[":
-            end = _class_end(body, i)
-            if end < 0:
-                return False
-            i = end + 1
-        elif char == "(":
-            if body.startswith("(?:", i):
-                i += 3
-            elif body.startswith("(?", i):
-                return False
-            else:
-                i += 1
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth < 0:
-                return False
-            i += 1
-        elif char == "|":
-            if depth == 0:
-                return False
-            i += 1
-        elif char in "*+?":
-            i += 1
-        elif char == "{":
-            match = _QUANTIFIER.match(body, i)
-            if match is None:
-                return False
-            i = match.end()
-        elif char in _HOST_CHARS:
-            i += 1
-        else:
-            return False
-    return depth == 0
-
-
-def _class_end(body: str, start: int) -> int:
-    """Index of the ``]`` closing the class at ``start``, or -1 if the class is not safe."""
-    i = start + 1
-    if body[i: i + 1] in ("^", "]", ""):
-        return -1
-    while i < len(body):
-        char = body[i]
-        if char == "]":
-            return i
-        if char == "[":
-            return -1
-        if char == "\\":
-            char = body[i + 1: i + 2]
-            if char not in (".", "-"):
-                return -1
-            i += 2
-        else:
-            i += 1
-        if char not in _CLASS_CHARS:
-            return -1
-        if body[i: i + 1] == "-" and body[i + 1: i + 2] not in ("]", ""):
-            high = body[i + 1]
-            if not any(lo <= char <= high <= hi for lo, hi in _RANGES):
-                return -1
-            i += 2
-    return -1

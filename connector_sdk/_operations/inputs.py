@@ -1,90 +1,41 @@
 """Checking an operation's input against its input schema, before anything is sent.
 
-Validators are built once per operation and kept with it. Every invalid field is reported by
-JSON path with a message built from the schema, never from the value: an input may be
-sensitive, and a user fixing one field at a time is a user resending everything.
+The validator is built once per operation and kept with it (``OperationSpec.input_validator``,
+so with the runtime's registry, never in a module global); its regexes run in RE2, so no
+input can make the check backtrack (``_manifest/regex.py``). Every invalid field is reported
+by JSON path with a message built from the schema, never from the value
+(``_manifest/schema_errors.py``): an input may be sensitive, and a user fixing one field at a
+time is a user resending everything.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
-
 from .._errors import OperationError
-from .._hints import json_type
+from .._hints import closest, json_type
 from .._http.headers import header_value_problem
 from .._manifest.model import OperationSpec
+from .._manifest.schema_errors import describe, missing_property, shown, unknown_properties
 from .._problems import format_path
 
 __all__ = ["validate_input"]
 
 
-#: id(operation) -> (operation, validator); the operation is kept so its id is not reused.
-_VALIDATORS: dict[int, tuple[OperationSpec, Draft202012Validator]] = {}
-_MAX_VALIDATORS = 4096
-
-
-def _validator(operation: OperationSpec) -> Draft202012Validator:
-    """The input validator of ``operation``, built on first use and kept with it."""
-    entry = _VALIDATORS.get(id(operation))
-    if entry is None or entry[0] is not operation:
-        if len(_VALIDATORS) >= _MAX_VALIDATORS:  # runtimes come and go in a long process
-            _VALIDATORS.clear()
-        validator = Draft202012Validator(dict(operation.input_schema),
-                                         format_checker=FormatChecker())
-        entry = _VALIDATORS[id(operation)] = (operation, validator)
-    return entry[1]
-
-
-def _describe(error: ValidationError) -> tuple[str, str]:
+def _describe(error: Any) -> tuple[str, str]:
     """(JSON path, message) for one validation error, built from the schema, not the value."""
     path = tuple(error.absolute_path)
-    keyword = str(error.validator)
-    value = error.validator_value
-    if keyword == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else "?"
-        return format_path((*path, missing)), "is required"
-    if keyword == "additionalProperties" and isinstance(error.instance, dict):
+    if error.validator == "required":
+        return format_path((*path, missing_property(error))), "is required"
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping) \
+            and not path:
         known = sorted(error.schema.get("properties", {}))
-        extra = sorted(k for k in error.instance if k not in known)
-        hints = []
-        for key in extra:
-            close = difflib.get_close_matches(key, known, n=1)
-            hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        hints = [f"'{shown(key)}'" + (f" (did you mean '{hint}'?)" if hint else "")
+                 for key in unknown_properties(error) for hint in [closest(key, known)]]
         return format_path(path), (f"unknown input {', '.join(hints)}; known inputs:"
                                    f" {', '.join(known) or 'none'}")
-    if keyword == "type":
-        expected = " or ".join(value) if isinstance(value, list) else str(value)
-        return format_path(path), f"expected {expected}, got {json_type(error.instance)}"
-    if keyword in ("enum", "const"):
-        choices = value if keyword == "enum" else [value]
-        return format_path(path), "must be one of: " + ", ".join(json.dumps(c) for c in choices)
-    messages = {
-        "minimum": "must be at least {}", "maximum": "must be at most {}",
-        "exclusiveMinimum": "must be greater than {}", "exclusiveMaximum": "must be less than {}",
-        "minLength": "must be at least {} character(s) long",
-        "maxLength": "must be at most {} character(s) long",
-        "minItems": "needs at least {} item(s)", "maxItems": "allows at most {} item(s)",
-        "pattern": "does not match the pattern {}", "format": "is not a valid {}",
-        "uniqueItems": "has duplicate items", "minProperties": "needs at least {} input(s)",
-        "maxProperties": "allows at most {} input(s)",
-    }
-    if keyword in messages:
-        return format_path(path), messages[keyword].format(value)
-    if keyword in ("anyOf", "oneOf") and isinstance(value, list) and all(
-            isinstance(v, Mapping) and set(v) == {"required"} for v in value):
-        names = ", ".join(" and ".join(v["required"]) for v in value)
-        how = "at least one" if keyword == "anyOf" else "exactly one"
-        return format_path(path), f"needs {how} of: {names}"
-    if keyword in ("anyOf", "oneOf", "not", "if", "dependentRequired"):
-        described = error.schema.get("description") or json.dumps(value)[:120]
-        return format_path(path), f"does not satisfy '{keyword}': {described}"
-    return format_path(path), f"does not satisfy '{keyword}'"
+    return format_path(path), describe(error, unit="input(s)")
 
 
 def _header_problems(operation: OperationSpec, values: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -116,7 +67,7 @@ def validate_input(name: str, operation: OperationSpec, input: Any) -> dict[str,
     for key, prop in (operation.input_schema.get("properties") or {}).items():
         if key not in values and isinstance(prop, Mapping) and "default" in prop:
             values[key] = prop["default"]
-    errors = sorted(_validator(operation).iter_errors(values),
+    errors = sorted(operation.input_validator(name).iter_errors(values),
                     key=lambda e: (list(map(str, e.absolute_path)), str(e.validator)))
     found = [*map(_describe, errors), *_header_problems(operation, values)]
     if found:

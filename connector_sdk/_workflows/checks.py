@@ -19,12 +19,17 @@ checking never loads plugins, and the same document checks the same against the 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._hints import did_you_mean, json_type
+from .._hints import closest, did_you_mean, json_type
 from .._manifest.reader import Document
+from .._manifest.schema_errors import (
+    describe,
+    expected_type,
+    missing_property,
+    required_alternatives,
+    unknown_properties,
+)
 from .._manifest.schemas import schema_problems
 from .._manifest.templates import TemplateSyntaxError, parse_template
 from .._problems import Problem
@@ -32,7 +37,6 @@ from .limits import MAX_CONCURRENCY, MAX_FOREACH_ITEMS
 from .references import ROOTS, Reference, iter_templates, parse_reference
 
 if TYPE_CHECKING:
-    from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
     from .._plugins.registry import ServiceRegistry
@@ -73,7 +77,6 @@ class _Checker:
         self.inputs: dict[str, Any] = self.data.get("inputs") or {}
         self.steps: list[dict[str, Any]] = self.data["steps"]
         self.order: dict[str, int] = {}
-        self._validators: dict[str, Draft202012Validator] = {}
 
     def add(self, path: Path_, rule: str, message: str, *, key: bool = False) -> None:
         self.problems.append(self.doc.problem(path, rule, message, key=key))
@@ -203,11 +206,9 @@ class _Checker:
             return
         target = self.order.get(step_id)
         if target is None:
-            import difflib
-
             earlier = [s["id"] for s in self.steps[:index]]
-            hint = difflib.get_close_matches(step_id, earlier, n=1)
-            known = f"did you mean '{hint[0]}'?" if hint else (
+            hint = closest(step_id, earlier)
+            known = f"did you mean '{hint}'?" if hint else (
                 f"earlier steps: {', '.join(earlier) or 'none'}")
             self.add(path, "WORKFLOW-STEP-UNKNOWN",
                      f"{shown}: no step has id '{step_id}' ({known})")
@@ -246,20 +247,16 @@ class _Checker:
         except ConnectorSDKError as exc:
             self.add(path, "WORKFLOW-OPERATION-UNKNOWN", f"step '{step['id']}': {exc}")
             return
-        validator = self._validator(step["operation"], spec.input_schema)
+        try:
+            validator = spec.input_validator(step["operation"])
+        except ConnectorSDKError as exc:  # a schema validate would refuse (REF-*, REGEX-*)
+            self.add(path, "WORKFLOW-OPERATION-UNKNOWN", f"step '{step['id']}': {exc}")
+            return
         inputs = step.get("inputs") or {}
         for error in validator.iter_errors(inputs):
             if _depends_on_run_time(inputs, error):
                 continue
             self.problems.append(_input_problem(self.doc, index, step, error))
-
-    def _validator(self, name: str, schema: Mapping[str, Any]) -> Draft202012Validator:
-        if name not in self._validators:
-            from jsonschema import Draft202012Validator, FormatChecker
-
-            plain = json.loads(json.dumps(schema, default=dict))
-            self._validators[name] = Draft202012Validator(plain, format_checker=FormatChecker())
-        return self._validators[name]
 
 
 def _depends_on_run_time(inputs: Any, error: ValidationError) -> bool:
@@ -286,43 +283,28 @@ def _input_problem(doc: Document, index: int, step: dict[str, Any], error: Valid
     operation = step["operation"]
     name = ".".join(map(str, where)) or "inputs"
     if error.validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        missing = missing_property(error)
         return doc.problem(path, "WORKFLOW-STEP-INPUT-MISSING",
                            f"step '{step['id']}': operation {operation} needs input '{missing}':"
                            " add it under inputs:", key=True)
-    alternatives = _required_alternatives(error)
+    alternatives = [" and ".join(f"'{n}'" for n in branch)
+                    for branch in required_alternatives(error)]
     if alternatives:
         return doc.problem(path, "WORKFLOW-STEP-INPUT-MISSING",
                            f"step '{step['id']}': operation {operation} needs one of the inputs"
                            f" {' or '.join(alternatives)}: add one under inputs:", key=True)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(known))
+        extra = unknown_properties(error)
         first = extra[0] if extra else name
         return doc.problem((*path, first), "WORKFLOW-STEP-INPUT-INVALID",
                            f"step '{step['id']}': operation {operation} has no input"
                            f" '{first}' (inputs: {', '.join(known) or 'none'})", key=True)
     if error.validator == "type":
-        expected = error.validator_value
-        expected_text = " or ".join(expected) if isinstance(expected, list) else expected
         return doc.problem(path, "WORKFLOW-STEP-INPUT-INVALID",
                            f"step '{step['id']}': input '{name}' of {operation} must be"
-                           f" {expected_text}, got {json_type(error.instance)}")
-    message = error.message if len(error.message) <= 160 else error.message[:159] + "…"
+                           f" {expected_type(error)}, got {json_type(error.instance)}")
     return doc.problem(path, "WORKFLOW-STEP-INPUT-INVALID",
-                       f"step '{step['id']}': input '{name}' of {operation}: {message}")
+                       f"step '{step['id']}': input '{name}' of {operation}: {describe(error)}")
 
-
-def _required_alternatives(error: ValidationError) -> list[str]:
-    """For ``anyOf``/``oneOf`` of bare ``required`` branches (``login`` or ``id``), the
-    alternatives, so the message says what to add rather than 'not valid under any'."""
-    branches = error.validator_value
-    if error.validator not in ("anyOf", "oneOf") or not isinstance(branches, list):
-        return []
-    names: list[str] = []
-    for branch in branches:
-        if not isinstance(branch, dict) or set(branch) != {"required"}:
-            return []
-        names.append(" and ".join(f"'{n}'" for n in branch["required"]))
-    return names
 

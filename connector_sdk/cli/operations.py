@@ -14,6 +14,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from .._manifest.dialect import plain
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("service", nargs="?", help="only this service's operations")
@@ -63,16 +65,8 @@ def operation_summary(service: Any, operation: Any) -> dict[str, Any]:
         "pagination": None if pagination is None else pagination.style,
         "rate_limit": operation.raw.get("rate_limit"),
         "inputs": input_summary(operation.input_schema),
-        "input_schema": _plain(operation.input_schema),
+        "input_schema": plain(operation.input_schema),
     }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _constraint_text(entry: Mapping[str, Any]) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from connector_sdk._manifest.host_values import value_pattern_is_host_safe
 from connector_sdk._manifest.templates import parse_template
 from connector_sdk._manifest.url_template import (
     SAFE_HOST_VALUE,
@@ -17,7 +18,6 @@ from connector_sdk._manifest.url_template import (
     placeholder_positions,
     static_url_problems,
     url_layout,
-    value_pattern_is_host_safe,
 )
 
 from . import hostile_values
