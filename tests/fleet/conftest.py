@@ -14,6 +14,7 @@ import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,28 +45,11 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """A running Redis (shared by the session: tests use their own key prefixes)."""
-    url = _configured("CONNECTOR_SDK_TEST_REDIS_URL")
-    if url:
-        yield url
-        return
+def _running(factory: type[RedisServer] | type[PostgresServer]) -> Iterator[Any]:
+    """A started server of ``factory`` for the fixture's scope, or a skip (locally) or a
+    failure (CI) when its binaries are missing."""
     try:
-        server = RedisServer().start()
-    except Unavailable as exc:
-        unavailable(str(exc))
-    try:
-        yield server.url
-    finally:
-        server.close()
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A Redis server of this test's own, which it may stop and start again."""
-    try:
-        server = RedisServer().start()
+        server = factory().start()
     except Unavailable as exc:
         unavailable(str(exc))
     try:
@@ -75,19 +59,30 @@ def own_redis() -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A running Redis (shared by the session: tests use their own key prefixes)."""
+    url = _configured("CONNECTOR_SDK_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    for server in _running(RedisServer):
+        yield server.url
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A Redis server of this test's own, which it may stop and start again."""
+    yield from _running(RedisServer)
+
+
+@pytest.fixture(scope="session")
 def postgresql_server_url() -> Iterator[str]:
     url = _configured("CONNECTOR_SDK_TEST_POSTGRESQL_URL")
     if url:
         yield url
         return
-    try:
-        server = PostgresServer().start()
-    except Unavailable as exc:
-        unavailable(str(exc))
-    try:
+    for server in _running(PostgresServer):
         yield server.url
-    finally:
-        server.close()
 
 
 @pytest.fixture
@@ -107,11 +102,4 @@ def postgresql_url(postgresql_server_url: str) -> Iterator[str]:
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL cluster of this test's own, whose data directory it may read."""
-    try:
-        server = PostgresServer().start()
-    except Unavailable as exc:
-        unavailable(str(exc))
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from _running(PostgresServer)
