@@ -1,63 +1,21 @@
-"""Fixtures every test may use.
+"""The project's tests use the public test kit, ``connector_sdk.testing``.
 
-``canary`` hands out a unique fake secret. Any test that took one fails if the canary shows
-up in what pytest captured for it: stdout, stderr, log records at DEBUG, or the exception and
-traceback it failed with. Tests that read output themselves (capsys, CliRunner-like helpers)
-check what they read with ``assert_no_canary``.
+Its pytest plugin is registered through the ``pytest11`` entry point of this distribution
+(``pip install -e .`` registers it), so ``canary``, ``make_canary``, ``fake_clock``,
+``local_server``, ``token_server``, ``api_server``, ``emulator``, ``cassette``,
+``sdk_runtime`` and ``make_sdk_runtime`` are available in every test here, exactly as in a
+connector author's tests (docs/testing.md). Test directories add their own fixtures in their
+own ``conftest.py``, built from the kit's classes.
 """
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 
-_CANARIES = pytest.StashKey[list[str]]()
 
-
-def assert_no_canary(text: str, *canaries: str) -> None:
-    """Fail, without printing the canary, if any canary occurs in ``text``."""
-    for value in canaries:
-        assert value not in text, "a canary secret leaked into the checked text"
-
-
-@pytest.fixture
-def canary(request: pytest.FixtureRequest) -> str:
-    """A fresh fake secret value; the test fails if it leaks into captured output."""
-    value = "canary-" + secrets.token_hex(12)
-    request.node.stash.setdefault(_CANARIES, []).append(value)
-    return value
-
-
-@pytest.fixture
-def make_canary(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """A factory of canaries, for tests that need several (secret and token)."""
-
-    def make(prefix: str = "canary") -> str:
-        value = f"{prefix}-" + secrets.token_hex(12)
-        request.node.stash.setdefault(_CANARIES, []).append(value)
-        return value
-
-    return make
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
-    report = yield
-    canaries = item.stash.get(_CANARIES, [])
-    if not canaries:
-        return report
-    # each phase's report repeats the earlier phases' sections: judge only its own
-    sections = [(name, content) for name, content in report.sections
-                if name.endswith(f" {report.when}")]
-    if report.longrepr is not None:
-        sections.append(("exception", str(report.longrepr)))
-    leaked = [name for name, content in sections if any(value in content for value in canaries)]
-    if leaked:
-        report.outcome = "failed"
-        report.longrepr = (
-            f"a canary secret leaked into: {', '.join(sorted(set(leaked)))} "
-            "(the secret itself is not shown)"
-        )
-        report.sections = []
-    return report
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.pluginmanager.has_plugin("connector_sdk"):
+        raise pytest.UsageError(
+            "the connector_sdk.testing pytest plugin is not loaded: install the project with"
+            " `pip install -e .[test]` (it registers the plugin's entry point), and do not"
+            " disable it with -p no:connector_sdk")

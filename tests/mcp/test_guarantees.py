@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from connector_sdk._mcp.runner import ToolRunner
 from connector_sdk._mcp.tools import derive_tools
 from connector_sdk._secrets import MASK
 from connector_sdk.sandbox import SandboxTransport
+from connector_sdk.testing import FakeClock, Sleeps
 
 from .conftest import http_client, http_thread, require_mcp, run
 
@@ -26,27 +26,6 @@ require_mcp()
 from connector_twitch.emulator import TWITCH_CLIENT_ID, TwitchSandbox  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
-
-
-class FakeClock:
-    """Epoch seconds that move only when a recorded sleep moves them."""
-
-    def __init__(self, start: float = 1_781_650_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class Sleeps:
-    clock: FakeClock | None = None
-    calls: list[float] = field(default_factory=list)
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        if self.clock is not None:
-            self.clock.now += seconds
 
 
 @pytest.fixture

@@ -12,10 +12,7 @@ until the valid control value is sent last.
 from __future__ import annotations
 
 import importlib.util
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,6 +31,7 @@ from connector_sdk._manifest.model import (
 )
 from connector_sdk._manifest.templates import parse_template
 from connector_sdk._secrets import Secret
+from connector_sdk.testing import LoopbackServer, faults
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(60)]
 
@@ -51,55 +49,16 @@ SHOPIFY_VALID = {"shopify_url": "my-store.myshopify.com", "client_id": "id",
                  "client_secret": "s", "api_version": "2025-10"}
 
 
-class _Listener(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.connections = 0
-        self.lock = threading.Lock()
-
-    def verify_request(self, request: Any, client_address: Any) -> bool:
-        with self.lock:
-            self.connections += 1
-        return True
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        body = json.dumps({"access_token": "t", "token_type": "bearer",
-                           "expires_in": 60}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def listener() -> Iterator[_Listener]:
-    server = _Listener()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def listener(local_server: LoopbackServer) -> LoopbackServer:
+    """The kit's loopback server answering any path with a token; it counts connections."""
+    local_server.route("/{any:path}", faults.token("t", expires_in=60))
+    return local_server
 
 
 @pytest.fixture
 def runtime(listener, tmp_path, rk) -> Iterator[Runtime]:  # type: ignore[no-untyped-def]
-    transport = rk.EverythingToLoopback(listener.server_address[1])
+    transport = rk.EverythingToLoopback(listener.port)
     settings = HttpSettings(timeout=2.0, transport=transport)
     with Runtime(environ={"CONNECTOR_SDK_HOME": str(tmp_path / "home")}, http=settings,
                  allow_loopback=False) as rt:

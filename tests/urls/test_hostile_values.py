@@ -8,10 +8,6 @@ one for the valid control value sent afterwards).
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -20,6 +16,8 @@ import pytest
 from connector_sdk._errors import NetworkPolicyError
 from connector_sdk._http.policy import render_url
 from connector_sdk._secrets import Secret
+from connector_sdk.sandbox import LoopbackRoutingTransport
+from connector_sdk.testing import LoopbackServer, faults
 
 from . import hostile_values
 
@@ -102,69 +100,12 @@ def test_valid_shop_handles_render_in_a_host_label(value: str, expected: str) ->
 # --- no connection is made ---------------------------------------------------------------
 
 
-class _CountingServer(ThreadingHTTPServer):
-    """Counts every accepted TCP connection and answers each request with a token."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _TokenHandler)
-        self.connections = 0
-        self.paths: list[str] = []
-        self.lock = threading.Lock()
-
-    def verify_request(self, request: Any, client_address: Any) -> bool:
-        with self.lock:
-            self.connections += 1
-        return True
-
-
-class _TokenHandler(BaseHTTPRequestHandler):
-    server: _CountingServer
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        self.rfile.read(length)
-        self.server.paths.append(self.path)
-        body = json.dumps({"access_token": "t", "expires_in": 60}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _EverythingToLoopback(httpx.BaseTransport):
-    """Sends every request to the listener, whatever host the URL names (a stand-in for DNS
-    that would resolve an attacker's host): if a URL got through, the listener would see it."""
-
-    def __init__(self, port: int) -> None:
-        self._port = port
-        self._inner = httpx.HTTPTransport()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self._port)
-        return self._inner.handle_request(request)
-
-    def close(self) -> None:
-        self._inner.close()
-
-
 @pytest.fixture
-def listener() -> Iterator[_CountingServer]:
-    server = _CountingServer()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+def listener(local_server: LoopbackServer) -> LoopbackServer:
+    """The kit's loopback server, answering the token path with a token; it counts connections."""
+    local_server.route("/admin/oauth/access_token", faults.token("t", expires_in=60),
+                       method="POST")
+    return local_server
 
 
 def _fetch_token(client: httpx.Client, template: str, values: dict[str, Any],
@@ -176,11 +117,11 @@ def _fetch_token(client: httpx.Client, template: str, values: dict[str, Any],
 
 
 @pytest.mark.timeout(60)
-def test_hostile_values_never_reach_a_listener(listener: _CountingServer) -> None:
-    port = listener.server_address[1]
-    assert isinstance(port, int)
+def test_hostile_values_never_reach_a_listener(listener: LoopbackServer) -> None:
     refused = 0
-    with httpx.Client(transport=_EverythingToLoopback(port), timeout=5) as client:
+    # Every request goes to the listener whatever host its URL names (a stand-in for DNS that
+    # would resolve an attacker's host): if a URL got through, the listener would see it.
+    with httpx.Client(transport=LoopbackRoutingTransport(listener.url), timeout=5) as client:
         for hostile in data.HOST_VALUES:
             with pytest.raises(NetworkPolicyError):
                 _fetch_token(client, SHOPIFY_TOKEN_URL, {"shopify_url": hostile.value},
@@ -192,10 +133,10 @@ def test_hostile_values_never_reach_a_listener(listener: _CountingServer) -> Non
                                  TENANT_ALLOWED)
         assert refused == len(data.HOST_VALUES)
         assert listener.connections == 0
-        assert listener.paths == []
+        assert listener.requests() == []
         # Control: the same client and route do reach the listener with a valid value.
         response = _fetch_token(client, SHOPIFY_TOKEN_URL,
                                 {"shopify_url": "my-store.myshopify.com"}, SHOPIFY_ALLOWED)
     assert response.status_code == 200
     assert listener.connections == 1
-    assert listener.paths == ["/admin/oauth/access_token"]
+    assert [seen.route for seen in listener.requests()] == ["/admin/oauth/access_token"]
