@@ -7,6 +7,10 @@ the rejected one and send the request once more; a second 401 raises ``Unauthori
 The thin ``sync_auth_flow``/``async_auth_flow`` overrides answer the generator's requests
 with the ``TokenManager`` (blocking or awaiting), so one class serves ``httpx.Client`` and
 ``httpx.AsyncClient``, and the event loop never waits on a lock or a blocking fetch.
+
+The warm path (a fresh token held) takes ``flow``'s first steps inline, the same check and
+the same attach, and drives the generator only after a 401: one generator level per request
+instead of two.
 """
 
 from __future__ import annotations
@@ -29,15 +33,14 @@ from .token import Token
 if TYPE_CHECKING:
     from .manager import TokenManager
 
-__all__ = ["CHECKED_EXTENSION", "ORIGIN_EXTENSION", "ServiceAuth", "origin_of"]
+__all__ = ["CHECKED_EXTENSION", "ServiceAuth", "origin_of"]
 
 logger = logging.getLogger("connector_sdk.tokens")
 
-#: Request extension recording the origin a token was attached for (redirect guard, _http).
-ORIGIN_EXTENSION = "connector_sdk.token_origin"
-#: Request extension ``(url, service, allow_loopback)``: ``flow`` checked this very URL object
-#: against this service's policy, so the client's per-hop guard (_http) need not check it
-#: again; a redirect hop is a new URL object and is checked.
+#: Request extension ``(url, service, allow_loopback)``: ``ServiceAuth`` checked this very URL
+#: object against this service's policy and attached the token for its origin, so the
+#: client's per-hop guard need not check it again; a redirect hop is a new URL object: it is
+#: checked, and loses the token headers when its origin differs from this URL's.
 CHECKED_EXTENSION = "connector_sdk.checked_url"
 
 #: How much of a 401 body is read: enough for the provider's message, never a huge body.
@@ -105,33 +108,37 @@ class ServiceAuth(httpx.Auth):
         self._manager = manager
         self._allow_loopback = allow_loopback
         self._service = authentication.service
+        self._allowed_hosts = tuple(authentication.service.allowed_hosts)
         self._secrets = secret_strings(authentication)
         self._rendered: tuple[Token, tuple[tuple[str, str], ...]] | None = None
         self._key: str | None = None
+        self._fresh = manager.fresh
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Not used: httpx calls the sync/async overrides, which drive ``flow``."""
         raise TypeError("ServiceAuth is driven through httpx.Client or httpx.AsyncClient")
 
-    def flow(self, request: httpx.Request) -> Generator[FlowStep, Any, None]:
-        """The pure decision sequence; the drivers answer ``NeedToken`` and ``ReadBody``."""
-        service = self._service
-        check_url(
-            request.url,
-            service=service.id,
-            url_name="request",
-            allowed_hosts=service.allowed_hosts,
-            allow_loopback=self._allow_loopback,
-        )
-        request.extensions[CHECKED_EXTENSION] = (request.url, service, self._allow_loopback)
-        token: Token = yield NeedToken()
+    def flow(
+        self, request: httpx.Request, token: Token | None = None
+    ) -> Generator[FlowStep, Any, None]:
+        """The pure decision sequence; the drivers answer ``NeedToken``, ``ReadBody`` and
+        ``Discard``. ``token``: a fresh one the driver already holds (no step asks for it)."""
+        self._check(request)
+        if token is None:
+            token = yield NeedToken()
         self._attach(request, token)
         response: httpx.Response = yield request
-        if response.status_code != 401:
-            return
+        if response.status_code == 401:
+            yield from self._refresh(request, response, token)
+
+    def _refresh(
+        self, request: httpx.Request, response: httpx.Response, token: Token
+    ) -> Generator[FlowStep, Any, None]:
+        """After a 401: a new token in place of the rejected one, one more send, and a
+        second 401 is an ``UnauthorizedError``."""
         logger.debug(
             "API answered 401; refreshing the token once (service=%s authentication=%s)",
-            service.id,
+            self._service.id,
             self._authentication.name,
         )
         yield Discard(response)
@@ -146,37 +153,34 @@ class ServiceAuth(httpx.Auth):
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
-        if self.requires_request_body:
-            request.read()
-        flow = self.flow(request)
-        value: Any = None
-        while True:
-            try:
-                step = flow.send(value)
-            except StopIteration:
-                return
-            if isinstance(step, NeedToken):
-                if step.rejected is not None:
-                    self._manager.invalidate(self._authentication, step.rejected)
-                    value = self._manager.get_token(self._authentication)
-                else:
-                    value = self._held() or self._manager.get_token(self._authentication)
-            elif isinstance(step, ReadBody):
-                value = self._read_sync(step.response, decoded=True)
-            elif isinstance(step, Discard):
-                if isinstance(step.response.stream, httpx.SyncByteStream):
-                    step.response.stream = httpx.ByteStream(
-                        self._read_sync(step.response, decoded=False))
-                value = None
-            else:
-                value = yield step
+        if self.requires_request_body and not isinstance(request.stream, httpx.ByteStream):
+            request.read()  # a streaming body, buffered so that a 401 can replay it
+        token = self._held()
+        if token is None:
+            yield from self._run_sync(self.flow(request))
+            return
+        # The warm path: ``flow``'s first steps inline, without driving a second generator.
+        self._check(request)
+        self._attach(request, token)
+        response = yield request
+        if response.status_code == 401:
+            yield from self._run_sync(self._refresh(request, response, token))
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        if self.requires_request_body:
+        if self.requires_request_body and not isinstance(request.stream, httpx.ByteStream):
             await request.aread()
-        flow = self.flow(request)
+        token = self._held()
+        if token is None:
+            flow = self.flow(request)
+        else:  # the warm path, as in ``sync_auth_flow``
+            self._check(request)
+            self._attach(request, token)
+            response = yield request
+            if response.status_code != 401:
+                return
+            flow = self._refresh(request, response, token)
         value: Any = None
         while True:
             try:
@@ -186,15 +190,37 @@ class ServiceAuth(httpx.Auth):
             if isinstance(step, NeedToken):
                 if step.rejected is not None:
                     await self._manager.ainvalidate(self._authentication, step.rejected)
-                    value = await self._manager.aget_token(self._authentication)
-                else:
-                    value = self._held() or await self._manager.aget_token(self._authentication)
+                value = await self._manager.aget_token(self._authentication)
             elif isinstance(step, ReadBody):
                 value = await self._read_async(step.response, decoded=True)
             elif isinstance(step, Discard):
                 if isinstance(step.response.stream, httpx.AsyncByteStream):
                     step.response.stream = httpx.ByteStream(
                         await self._read_async(step.response, decoded=False))
+                value = None
+            else:
+                value = yield step
+
+    def _run_sync(
+        self, flow: Generator[FlowStep, Any, None]
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        """Answer ``flow``'s steps on this thread; its requests go to httpx."""
+        value: Any = None
+        while True:
+            try:
+                step = flow.send(value)
+            except StopIteration:
+                return
+            if isinstance(step, NeedToken):
+                if step.rejected is not None:
+                    self._manager.invalidate(self._authentication, step.rejected)
+                value = self._manager.get_token(self._authentication)
+            elif isinstance(step, ReadBody):
+                value = self._read_sync(step.response, decoded=True)
+            elif isinstance(step, Discard):
+                if isinstance(step.response.stream, httpx.SyncByteStream):
+                    step.response.stream = httpx.ByteStream(
+                        self._read_sync(step.response, decoded=False))
                 value = None
             else:
                 value = yield step
@@ -220,7 +246,7 @@ class ServiceAuth(httpx.Auth):
         key = self._key
         if key is None:
             key = self._key = self._manager.key_of(self._authentication)
-        return self._manager.fresh(key)
+        return self._fresh(key)
 
     def _headers(self, token: Token) -> tuple[tuple[str, str], ...]:
         rendered = self._rendered
@@ -238,10 +264,23 @@ class ServiceAuth(httpx.Auth):
         self._rendered = (token, headers)
         return headers
 
+    def _check(self, request: httpx.Request) -> None:
+        """``NetworkPolicyError`` unless the request's URL may carry this service's token; the
+        verdict is recorded on the request for the client's per-hop guard."""
+        url = request.url
+        check_url(
+            url,
+            service=self._service.id,
+            url_name="request",
+            allowed_hosts=self._allowed_hosts,
+            allow_loopback=self._allow_loopback,
+        )
+        request.extensions[CHECKED_EXTENSION] = (url, self._service, self._allow_loopback)
+
     def _attach(self, request: httpx.Request, token: Token) -> None:
+        headers = request.headers
         for name, value in self._headers(token):
-            request.headers[name] = value
-        request.extensions[ORIGIN_EXTENSION] = origin_of(request.url)
+            headers[name] = value
 
     def _unauthorized(
         self, request: httpx.Request, response: httpx.Response, body: bytes, token: Token

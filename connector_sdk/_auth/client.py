@@ -17,7 +17,7 @@ from .._http.policy import check_url, render_url
 from .._http.seam import httpx
 from .._http.settings import HttpSettings, new_async_client, new_client
 from .._manifest.model import Authentication
-from .attach import CHECKED_EXTENSION, ORIGIN_EXTENSION, ServiceAuth, origin_of
+from .attach import CHECKED_EXTENSION, ServiceAuth, origin_of
 
 if TYPE_CHECKING:
     from .manager import TokenManager
@@ -45,8 +45,7 @@ def _guard(
             allowed_hosts=service.allowed_hosts,
             allow_loopback=settings.allow_loopback,
         )
-        origin = request.extensions.get(ORIGIN_EXTENSION)
-        if origin is not None and origin != origin_of(request.url):
+        if checked is not None and origin_of(checked[0]) != origin_of(request.url):
             for name in token_headers:
                 request.headers.pop(name, None)
 
