@@ -134,3 +134,32 @@ def test_token_url_outside_allowed_hosts_is_refused_before_sending(kit, server, 
 def test_http_loopback_token_url_needs_allow_loopback(kit):
     with pytest.raises(NetworkPolicyError):
         build(kit.auth(kit.service(), client_id="a", client_secret="b"))
+
+
+def test_the_grant_is_chosen_by_the_manifests_auth_grant(kit):
+    from connector_sdk._auth.grants import GRANTS, Grant, grant_for
+
+    auth = kit.auth(kit.service(), client_id="a", client_secret="b")
+    grant = grant_for(auth)
+    assert grant is GRANTS["client_credentials"] is CLIENT_CREDENTIALS
+    assert isinstance(grant, Grant)
+    request = grant.build_request(auth, allow_loopback=True)
+    assert request.grant == "client_credentials"
+    assert parse_qs(request.body.decode())["grant_type"] == ["client_credentials"]
+
+
+def test_a_grant_the_sdk_cannot_run_is_a_token_error_naming_it(kit, make_manager):
+    from connector_sdk import TokenError
+
+    service = kit.service()
+    odd = dataclasses.replace(service, auth=dataclasses.replace(service.auth, grant="password"))
+    with pytest.raises(TokenError, match="grant 'password' is not one this SDK can run"):
+        make_manager().get_token(kit.auth(odd, client_id="a", client_secret="b"))
+
+
+def test_the_cache_key_depends_on_the_grant(kit):
+    from connector_sdk._auth.cache import cache_key
+
+    fields = {"service": "s", "authentication": "a", "token_url": "https://x/t",
+              "client_id": "c", "scopes": ()}
+    assert cache_key(**fields) != cache_key(**fields, grant="authorization_code")
