@@ -241,11 +241,12 @@ def _answer(spec: TokenRequest, body: Body) -> Answer:
     response = body.response
     if not body.complete:
         url = spec.url
+        port = f":{url.port}" if url.port is not None else ""
         what = (too_large(len(body.content), "max_token_response_bytes") if body.over_limit
                 else f"its body's {body.damaged} coding is damaged")
         raise TokenResponseError(
             f"service '{spec.service}', authentication '{spec.authentication}': the token"
-            f" endpoint {url.scheme}://{url.host}{url.path} answered HTTP"
+            f" endpoint {url.scheme}://{url.host}{port}{url.path} answered HTTP"
             f" {response.status_code} but {what}",
             service=spec.service, authentication=spec.authentication,
             status=response.status_code)

@@ -38,8 +38,9 @@ _TEXT_MEMBERS = ("error_description", "message", "errors", "error_message", "det
 
 def shown_text(text: str, secrets: Sequence[str], limit: int = MESSAGE_LIMIT) -> str:
     """``text`` as it may be shown: redacted, control characters escaped, collapsed, cut."""
-    text = shorten(text, len(text))  # collapse whitespace only
-    return shorten(escape_controls(redact(text, secrets, window=_WINDOW)), limit)
+    text = redact(shorten(text, len(text)), secrets, window=_WINDOW)  # collapsed, redacted
+    # escaping only lengthens text: the first limit + 1 characters decide what is shown
+    return shorten(escape_controls(text[: limit + 1]), limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,9 @@ class Figures:
     store_scenarios_tried: int = 0
     store_scenarios_passed: int = 0
     store_records_lost: int = 0
+    #: ``reliability.figure.NAME`` values a test measured (the largest when several tests
+    #: report one name): elapsed seconds, peak memory, counts
+    measured: dict[str, float] = field(default_factory=dict)
 
     def missed(self) -> list[str]:
         """The targets this run missed (empty when every target is met)."""
@@ -91,6 +94,8 @@ class Figures:
                 f"{self.store_scenarios_passed} / {self.store_scenarios_tried}"),
             row("store records lost", lost),
         ]
+        rows += [row(f"measured: {name}", f"{value:g}")
+                 for name, value in sorted(self.measured.items())]
         if self.scenarios_failed:
             rows.append("  failed scenarios: " + ", ".join(self.scenarios_failed))
         missed = self.missed()
@@ -141,6 +146,10 @@ class ReliabilityCollector:
             fig.hostile_tried += sum(props.get("reliability.hostile.tried", []))
             fig.hostile_rejected += sum(props.get("reliability.hostile.rejected", []))
             fig.canary_checks += sum(props.get("reliability.canary.checks", []))
+            for name, values in props.items():
+                if name.startswith("reliability.figure.") and ok:
+                    key = name.removeprefix("reliability.figure.")
+                    fig.measured[key] = max([*values, fig.measured.get(key, values[0])])
             fig.canary_leaks += sum(props.get("reliability.canary.leaks", []))
             if test.leaked:
                 fig.canary_leaks += 1
