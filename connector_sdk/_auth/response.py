@@ -8,7 +8,7 @@ providers differ and the parser is tolerant on purpose:
   ``bearer`` is normalised to ``Bearer`` since headers must say ``Bearer``.
 * ``expires_in`` a number, a numeric string, ``null`` or missing (the manifest's default),
   ``0``, negative or past a float's range (also the default: never a token request per call),
-  positive but tiny (raised to ``min_lifetime``, 10 s by default), huge (clamped by the
+  positive but tiny (raised to ``min_lifetime``, 1 s by default), huge (clamped by the
   caller's ``max_lifetime``).
 * ``scope`` a space- or comma-separated string (RFC, Shopify), a list (Twitch), or
   ``null``/missing (the requested scopes, as §5.1 says).

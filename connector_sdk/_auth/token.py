@@ -29,7 +29,7 @@ __all__ = ["MIN_LIFETIME", "RefreshPolicy", "Token", "token_from_dict", "token_t
 #: The shortest lifetime believed (seconds): a positive ``expires_in`` below it (``0.0001``,
 #: ``1e-300``) would mean one token request per API call. A token really that short-lived
 #: is refused by the API with a 401, which refreshes it once.
-MIN_LIFETIME = 10.0
+MIN_LIFETIME = 1.0
 
 
 @dataclass(frozen=True, slots=True)
