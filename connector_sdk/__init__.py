@@ -37,7 +37,13 @@ from ._errors import (
 from ._manifest.loader import load_manifest, load_service
 from ._manifest.model import Authentication, OperationSpec, ParameterSpec, Service
 from ._plugins.hookspecs import hookimpl, hookspec
-from ._plugins.registry import HandlerRegistrar, ServiceRegistrar, ServiceRegistry
+from ._plugins.registry import (
+    EmulatorRegistrar,
+    HandlerRegistrar,
+    RegisteredEmulator,
+    ServiceRegistrar,
+    ServiceRegistry,
+)
 from ._problems import Problem
 from ._secrets import Secret, json_default
 from ._version import __version__
@@ -61,6 +67,7 @@ if TYPE_CHECKING:
     from ._workflows.loading import load_workflow
     from ._workflows.model import Workflow
     from ._workflows.results import RunEvent, RunResult
+    from .sandbox import Emulator
 
 __all__ = [
     "APIError",
@@ -72,7 +79,9 @@ __all__ = [
     "AuthenticationRecord",
     "AuthenticationStore",
     "ConnectorSDKError",
+    "Emulator",
     "EmulatorNotFound",
+    "EmulatorRegistrar",
     "EventLoopError",
     "HandlerRegistrar",
     "HttpSettings",
@@ -88,6 +97,7 @@ __all__ = [
     "Problem",
     "RateLimitError",
     "RateLimitPolicy",
+    "RegisteredEmulator",
     "RevocationResult",
     "RunEvent",
     "RunResult",
@@ -137,6 +147,7 @@ _LAZY = {
     "RunEvent": "._workflows.results",
     "RunResult": "._workflows.results",
     "Runtime": "._runtime.runtime",
+    "Emulator": ".sandbox",
     "Workflow": "._workflows.model",
     "load_workflow": "._workflows.loading",
     "run_workflow": "._workflows.executors.local",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .._auth.cache import TokenCache
     from .._config import RuntimeConfig
     from .._stores.sqlite import AuthenticationStore
-    from .registry import HandlerRegistrar, ServiceRegistrar
+    from .registry import EmulatorRegistrar, HandlerRegistrar, ServiceRegistrar
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
@@ -37,7 +37,7 @@ def register_services(register: ServiceRegistrar) -> None:
 
     Called once per plugin when a runtime (or the CLI) loads plugins. Call
     ``register(manifest)`` for each manifest, where ``manifest`` is a ``pathlib.Path``, an
-    ``importlib.resources`` traversable (``files(__package__) / "twitch.yaml"``) or YAML text.
+    ``importlib.resources`` traversable (``files(__package__) / "acme.yaml"``) or YAML text.
     An invalid manifest or a service id another plugin registered already is reported as a
     load failure of this plugin; the other plugins still load. The return value is ignored.
     """
@@ -51,6 +51,24 @@ def register_operation_handlers(register: HandlerRegistrar) -> None:
     function)`` where ``function(context, input)`` is sync or async, receives the validated
     input and an ``OperationContext`` (with an authenticated async client) and returns the
     operation's JSON-ready output. The return value is ignored.
+    """
+
+
+@hookspec
+def register_emulators(register: EmulatorRegistrar) -> None:
+    """Register emulators of the plugin's services, for ``--sandbox`` and ``connector-sdk
+    sandbox``.
+
+    Called once per plugin after ``register_operation_handlers``. Call ``register(service_id,
+    factory)`` where ``factory(**options)`` returns a new emulator: a
+    ``connector_sdk.sandbox.SandboxBase`` subclass (or any ``connector_sdk.sandbox.Emulator``)
+    answering for the service's real hosts and accepting the credentials its
+    ``parameters()`` returns. The factory runs only when an emulator is needed
+    (``Runtime(sandbox=True)`` makes one per registered service; ``connector-sdk sandbox ID``
+    one per id given), so import the emulator's code inside it and plugin loading stays
+    cheap. ``options`` are the emulator's own keyword knobs (seed, rate limits, clock). An
+    emulator registered twice for one service id, or a factory that is not callable, is a
+    load failure of this plugin; the other plugins still load. The return value is ignored.
     """
 
 

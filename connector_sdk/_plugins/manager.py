@@ -2,9 +2,15 @@
 
 ``load_plugins`` builds a fresh pluggy ``PluginManager`` (nothing happens at import time),
 registers the built-in plugin, then each entry point of the group ``connector_sdk`` on its
-own: a plugin that fails to import, or whose hook raises, becomes a ``PluginFailure`` with
-its name while the others still load. pluggy's own ``load_setuptools_entrypoints`` would stop
-at the first broken plugin, so we iterate the entry points ourselves.
+own: a plugin that fails to import, implements a hook that does not exist (pluggy's
+``check_pending``, run after each registration: a misspelt ``register_service`` would
+otherwise register nothing, silently), or whose hook raises, becomes a ``PluginFailure``
+with its name while the others still load. pluggy's own ``load_setuptools_entrypoints``
+would stop at the first broken plugin, so we iterate the entry points ourselves.
+
+Every hook is called through pluggy (registration hooks one plugin at a time through
+``subset_hook_caller``, single-result hooks through ``manager.hook``), so pluggy's call
+monitoring, and with it ``CONNECTOR_SDK_TRACE_PLUGINS``, sees every call.
 
 Environment variables (read from the ``environ`` passed in, never at import):
 
@@ -16,6 +22,7 @@ Environment variables (read from the ``environ`` passed in, never at import):
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -121,6 +128,11 @@ def load_plugins(
             plugins.failures.append(PluginFailure(
                 name, dist, f"{type(exc).__name__}: {exc}"))
             continue
+        unknown = _unknown_hooks(manager, plugin)
+        if unknown:
+            manager.unregister(name=name)
+            plugins.failures.append(PluginFailure(name, dist, _unknown_hooks_message(unknown)))
+            continue
         module = getattr(plugin, "__name__", type(plugin).__name__)
         plugins.loaded.append(LoadedPlugin(name, dist, version, module))
 
@@ -128,6 +140,7 @@ def load_plugins(
     for hook, make_registrar in (
         ("register_services", plugins.registry.registrar_for),
         ("register_operation_handlers", plugins.registry.handler_registrar_for),
+        ("register_emulators", plugins.registry.emulator_registrar_for),
     ):
         for name, info in by_name.items():
             register = make_registrar(name, info.distribution)
@@ -139,6 +152,8 @@ def _call_one(plugins: PluginSet, hook: str, name: str, dist: str | None, regist
     """Call ``hook`` of plugin ``name`` alone, so its exception is its own failure."""
     manager = plugins.manager
     plugin = manager.get_plugin(name)
+    if hook not in {caller.name for caller in manager.get_hookcallers(plugin) or []}:
+        return  # the plugin does not implement it: no call, no empty line in the trace
     others = [p for p in manager.get_plugins() if p is not plugin]
     caller = manager.subset_hook_caller(hook, remove_plugins=others)
     try:
@@ -149,22 +164,66 @@ def _call_one(plugins: PluginSet, hook: str, name: str, dist: str | None, regist
 
 
 def first_result(manager: pluggy.PluginManager, hook: str, **kwargs: Any) -> Any:
-    """Call a ``firstresult`` hook's implementations in pluggy's order, one at a time, so
-    that an exception becomes a ``PluginError`` naming the plugin that raised it."""
+    """Call the ``firstresult`` hook ``hook`` through pluggy (``manager.hook.<hook>``), so its
+    ordering, wrappers and call monitoring apply; an exception becomes a ``PluginError``
+    naming the plugin that raised it."""
     from .._errors import PluginError
 
-    for impl in reversed(getattr(manager.hook, hook).get_hookimpls()):
-        if impl.hookwrapper or impl.wrapper:
-            continue
-        try:
-            result = impl.function(**{name: kwargs[name] for name in impl.argnames})
-        except Exception as exc:
-            raise PluginError(f"plugin '{impl.plugin_name}' failed in hook {hook}:"
-                              f" {type(exc).__name__}: {exc}; fix or block it with"
-                              " CONNECTOR_SDK_BLOCK_PLUGINS", plugin=impl.plugin_name) from None
-        if result is not None:
-            return result
+    caller = getattr(manager.hook, hook)
+    try:
+        return caller(**kwargs)
+    except Exception as exc:
+        name = _raised_in(caller.get_hookimpls(), exc)
+        who = f"plugin '{name}'" if name else "a plugin"
+        raise PluginError(f"{who} failed in hook {hook}: {type(exc).__name__}: {exc}; fix or"
+                          " block it with CONNECTOR_SDK_BLOCK_PLUGINS", plugin=name) from None
+
+
+def _raised_in(impls: Sequence[pluggy.HookImpl], exc: BaseException) -> str | None:
+    """The name of the plugin whose implementation ``exc`` was raised in: the outermost
+    traceback frame running one of ``impls``' functions (implementations never call each
+    other, so that frame is the one pluggy called)."""
+    codes = {}
+    for impl in impls:
+        function = inspect.unwrap(getattr(impl.function, "__func__", impl.function))
+        code = getattr(function, "__code__", None)
+        if code is not None:
+            codes[code] = impl.plugin_name
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code in codes:
+            return codes[tb.tb_frame.f_code]
+        tb = tb.tb_next
     return None
+
+
+def _unknown_hooks(manager: pluggy.PluginManager, plugin: object) -> list[str]:
+    """The hooks ``plugin`` implements that no hookspec declares (sorted), found by pluggy's
+    ``check_pending``; empty when there is none."""
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError:
+        pass
+    else:
+        return []
+    unknown = set()
+    for caller in manager.get_hookcallers(plugin) or []:
+        if caller.has_spec():
+            continue
+        if any(impl.plugin is plugin and not impl.optionalhook
+               for impl in caller.get_hookimpls()):
+            unknown.add(caller.name)
+    return sorted(unknown)
+
+
+def _unknown_hooks_message(unknown: Sequence[str]) -> str:
+    known = [name for name in dir(_hookspecs) if hasattr(
+        getattr(_hookspecs, name), f"{_hookspecs.PROJECT_NAME}_spec")]
+    parts = [f"'{name}'{did_you_mean(name, known)}" for name in unknown]
+    return (f"implements {'an unknown hook' if len(parts) == 1 else 'unknown hooks'}"
+            f" {', '.join(parts)}; no hook of that name exists, so it would never be called."
+            f" Rename it to one of the hooks ({', '.join(sorted(known))}; see"
+            " docs/plugin-hooks.md) or mark it @hookimpl(optionalhook=True)")
 
 
 def _constant(value: object) -> Callable[[], object]:

@@ -1,4 +1,5 @@
-"""The services and operation handlers that plugins registered, with who registered them.
+"""The services, operation handlers and emulators that plugins registered, with who
+registered them.
 
 Plugins never touch these classes: they receive a registrar callback bound to their own name,
 so every service knows its plugin and distribution, a duplicate is rejected naming both
@@ -13,14 +14,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from .._errors import OperationError, ServiceNotFound
+from .._errors import EmulatorNotFound, OperationError, ServiceNotFound
 from .._manifest.loader import load_manifest
 from .._manifest.model import OperationSpec, Service
 from .._problems import Problem
 
 __all__ = [
+    "EmulatorRegistrar",
     "HandlerRegistrar",
     "PluginFailure",
+    "RegisteredEmulator",
     "ServiceRegistrar",
     "ServiceRegistry",
 ]
@@ -38,6 +41,32 @@ class HandlerRegistrar(Protocol):
     def __call__(self, name: str, function: Callable[..., Any]) -> None: ...
 
 
+#: ``factory(**options)`` returns a new ``connector_sdk.sandbox.Emulator``. Typed loosely here
+#: because this module is on the validate path, which never imports the HTTP layer (and with
+#: it the sandbox framework); ``connector_sdk.sandbox.EmulatorFactory`` is the precise type.
+EmulatorFactory = Callable[..., Any]
+
+
+class EmulatorRegistrar(Protocol):
+    """``register(service_id, factory)``: what ``register_emulators`` receives."""
+
+    def __call__(self, service_id: str, factory: EmulatorFactory) -> None: ...
+
+
+@dataclass(frozen=True)
+class RegisteredEmulator:
+    """An emulator factory with the service it stands in for and the plugin that registered
+    it; ``create(**options)`` makes a new emulator."""
+
+    service: str
+    factory: EmulatorFactory
+    plugin: str
+    distribution: str | None
+
+    def create(self, **options: Any) -> Any:
+        return self.factory(**options)
+
+
 @dataclass(frozen=True)
 class PluginFailure:
     """A plugin that failed to load or registered something invalid."""
@@ -50,10 +79,12 @@ class PluginFailure:
 
 @dataclass
 class ServiceRegistry:
-    """Services by id and handlers by ``service.handler``, plus what went wrong loading them."""
+    """Services by id, handlers by ``service.handler`` and emulators by service id, plus what
+    went wrong loading them."""
 
     services: dict[str, Service] = field(default_factory=dict)
     handlers: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    emulators: dict[str, RegisteredEmulator] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Service]:
@@ -73,13 +104,36 @@ class ServiceRegistry:
                 service=service_id,
             ) from None
 
+    def emulator(self, service_id: str) -> RegisteredEmulator:
+        """The emulator registered for ``service_id``; ``EmulatorNotFound`` saying how to get
+        one (or how to work without) otherwise."""
+        try:
+            return self.emulators[service_id]
+        except KeyError:
+            pass
+        from .._hints import did_you_mean
+
+        have = ", ".join(sorted(self.emulators)) or "none"
+        service = self.services.get(service_id)
+        if service is not None:
+            raise EmulatorNotFound(
+                f"service '{service_id}' has no emulator: its plugin '{service.plugin}' does"
+                " not register one through the register_emulators hook (emulators installed:"
+                f" {have}). Run without --sandbox using a stored authentication (`connector-sdk"
+                f" auth create {service_id} NAME`), or add an emulator to the plugin"
+                " (docs/plugin-hooks.md, connector_sdk.sandbox)", service=service_id)
+        raise EmulatorNotFound(
+            f"no emulator for service '{service_id}'{did_you_mean(service_id, self.emulators)}"
+            f" (emulators installed: {have}); install the service's connector package, or"
+            " check `connector-sdk services`", service=service_id)
+
     def operation(self, qualified: str) -> tuple[Service, OperationSpec]:
-        """``twitch.get_users`` -> (service, operation); clear errors for either part."""
+        """``acme.list_items`` -> (service, operation); clear errors for either part."""
         service_id, _, op_id = qualified.partition(".")
         if not op_id:
             raise OperationError(
                 f"'{qualified}' is not an operation name: write SERVICE.OPERATION, e.g."
-                " twitch.get_users", operation=qualified)
+                " acme.list_items (see `connector-sdk operations`)", operation=qualified)
         service = self.get(service_id)
         if op_id not in service.operations:
             from .._hints import did_you_mean
@@ -108,6 +162,29 @@ class ServiceRegistry:
                     plugin, distribution, f"handler '{name}' is registered twice"))
                 return
             self.handlers[name] = function
+
+        return register
+
+    def emulator_registrar_for(
+        self, plugin: str, distribution: str | None
+    ) -> EmulatorRegistrar:
+        def register(service_id: str, factory: EmulatorFactory) -> None:
+            if not isinstance(service_id, str) or not service_id or not callable(factory):
+                self.failures.append(PluginFailure(
+                    plugin, distribution,
+                    f"register({service_id!r}, ...) needs a service id and a function (or"
+                    " class) that returns a new emulator"))
+                return
+            existing = self.emulators.get(service_id)
+            if existing is not None:
+                self.failures.append(PluginFailure(
+                    plugin, distribution,
+                    f"an emulator for service '{service_id}' is already registered by plugin"
+                    f" '{existing.plugin}'; uninstall one of them or block one with"
+                    " CONNECTOR_SDK_BLOCK_PLUGINS"))
+                return
+            self.emulators[service_id] = RegisteredEmulator(
+                service_id, factory, plugin, distribution)
 
         return register
 

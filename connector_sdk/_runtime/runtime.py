@@ -6,10 +6,10 @@ independent). Plugins load when the runtime is created; the store opens on first
 runtime that only calls APIs with ephemeral authentications never touches the disk.
 
     runtime = Runtime()
-    runtime.create_authentication("twitch", "my-app", {"client_id": "...",
-                                                       "client_secret": "..."})
+    runtime.create_authentication("acme", "my-app", {"client_id": "...",
+                                                     "client_secret": "..."})
     with runtime.client("my-app") as client:
-        client.get("/users", params={"login": "twitchdev"})
+        client.get("/items", params={"limit": 10})
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._auth.cache import MemoryTokenCache, TokenCache
 from .._auth.client import build_async_client, build_client
@@ -31,6 +31,7 @@ from .._config import RuntimeConfig, env_flag
 from .._errors import (
     AuthenticationMismatch,
     ConnectorSDKError,
+    EmulatorNotFound,
     ParameterError,
     PluginError,
 )
@@ -42,6 +43,10 @@ from .._plugins.manager import PluginSet, first_result, load_plugins
 from .._plugins.registry import ServiceRegistry
 from .._stores.home import sdk_home
 from .._stores.sqlite import AuthenticationRecord, AuthenticationStore, validate_name
+
+if TYPE_CHECKING:
+    from ..sandbox import Emulator
+    from .emulators import Emulators
 
 __all__ = ["Runtime"]
 
@@ -59,19 +64,20 @@ class Runtime:
     (``"postgresql://…"``, ``"redis://…"``) they do what ``CONNECTOR_SDK_STORE`` and
     ``CONNECTOR_SDK_TOKEN_CACHE`` do (docs/deployment.md).
 
-    ``sandbox=True`` routes every request to the in-process Twitch and Shopify emulators
-    (``self.sandboxes``) and makes ``resolve_authentication`` hand out throwaway
+    ``sandbox=True`` routes every request to in-process emulators, one per service whose
+    plugin registers one through the ``register_emulators`` hook (``self.sandboxes``,
+    ``self.emulator(service_id)``), and makes ``resolve_authentication`` hand out throwaway
     authentications with the emulators' credentials: nothing is stored, nothing leaves the
     process. This is what ``--sandbox`` on the CLI does.
 
     ``sandbox_url`` (or ``CONNECTOR_SDK_SANDBOX_URL``) routes every request, keeping its real
-    URL and ``Host`` header, to a loopback server such as ``connector-sdk sandbox twitch``;
+    URL and ``Host`` header, to a loopback server such as ``connector-sdk sandbox SERVICE``;
     authentications are then the stored ones, created with the sandbox's printed credentials.
 
     ``revoke_on_close`` (default: when the token cache is the built-in in-memory one, whose
     tokens die with the runtime anyway) revokes, on ``close()``, the tokens this runtime holds
-    for services that declare revocation, so that a Twitch app token does not stay valid for
-    weeks after the process that used it ended.
+    for services that declare revocation, so that a long-lived app token does not stay valid
+    for weeks after the process that used it ended.
     """
 
     def __init__(
@@ -104,12 +110,14 @@ class Runtime:
             log.warning("plugin %s failed to load: %s", failure.plugin, failure.message)
         settings = http or HttpSettings()
         self.sandboxes: list[Any] = []
+        self._emulators: Emulators | None = None
         self._throwaway: dict[tuple[str, str], Authentication] = {}
         if sandbox:
-            from ..sandbox import SANDBOX_NAMES, SandboxTransport, create_sandbox
+            from .emulators import Emulators
 
-            self.sandboxes = [create_sandbox(name) for name in SANDBOX_NAMES]
-            transport = SandboxTransport(*self.sandboxes)
+            self._emulators = Emulators(self.plugins.registry)
+            self.sandboxes = list(self._emulators.by_service.values())
+            transport = self._emulators.transport
             settings = replace(settings, transport=transport, async_transport=transport)
         elif sandbox_url or env.get("CONNECTOR_SDK_SANDBOX_URL"):
             from ..sandbox import routing_transports
@@ -215,10 +223,8 @@ class Runtime:
         if self.sandbox:
             key = (name, service_id)
             if key not in self._throwaway:
-                from ..sandbox import sandbox_parameters
-
                 self._throwaway[key] = self.authentication(
-                    service_id, sandbox_parameters(service_id), name=name)
+                    service_id, self.emulator(service_id).parameters(), name=name)
             return self._throwaway[key]
         authentication = self.get_authentication(name)
         if authentication.service.id != service_id:
@@ -228,6 +234,17 @@ class Runtime:
                 " `connector-sdk auth list`)",
                 name=name, service=authentication.service.id, expected=service_id)
         return authentication
+
+    def emulator(self, service_id: str) -> Emulator:
+        """The in-process emulator answering for ``service_id`` in sandbox mode (read its
+        counters, expire its tokens). ``EmulatorNotFound`` when the runtime is not sandboxed
+        or no plugin registers an emulator for the service."""
+        if self._emulators is None:
+            raise EmulatorNotFound(
+                f"this runtime runs no emulators, so none answers for service '{service_id}':"
+                " create it with Runtime(sandbox=True) (the CLI's --sandbox)",
+                service=service_id)
+        return self._emulators.get(service_id)
 
     def _from_record(self, record: AuthenticationRecord) -> Authentication:
         service = self.service(record.service)

@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "call": ("call", "run one operation"),
     "run": ("run", "run a workflow file"),
     "store": ("store", "copy authentications between stores (store migrate --to URL)"),
-    "sandbox": ("sandbox", "serve the Twitch/Shopify emulators on a loopback port"),
+    "sandbox": ("sandbox", "serve installed services' emulators on a loopback port"),
     "mcp": ("mcp", "serve operations as MCP tools for AI agents (extra: connector-sdk[mcp])"),
 }
 

@@ -34,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-json", metavar="JSON",
                         help="the whole input as a JSON object (--input values win)")
     parser.add_argument("--sandbox", action="store_true",
-                        help="run against the in-process Twitch/Shopify emulators with a"
-                             " throwaway authentication; nothing leaves the process")
+                        help="run against the service's in-process emulator (from its plugin)"
+                             " with a throwaway authentication; nothing leaves the process")
     parser.add_argument("--max-pages", type=int, metavar="N", help="stop after N pages")
     parser.add_argument("--max-items", type=int, metavar="N", help="stop after N items")
     parser.add_argument("--format", choices=("json", "jsonl"), default="json",

@@ -19,11 +19,15 @@ def run(args: argparse.Namespace) -> int:
     services_by_plugin: dict[str, list[str]] = {}
     for service in plugins.registry:
         services_by_plugin.setdefault(service.plugin or "", []).append(service.id)
+    emulators_by_plugin: dict[str, list[str]] = {}
+    for service_id, registered in sorted(plugins.registry.emulators.items()):
+        emulators_by_plugin.setdefault(registered.plugin, []).append(service_id)
     if args.format == "json":
         payload = {
             "loaded": [
                 {"name": p.name, "distribution": p.distribution, "version": p.version,
-                 "module": p.module, "services": services_by_plugin.get(p.name, [])}
+                 "module": p.module, "services": services_by_plugin.get(p.name, []),
+                 "emulators": emulators_by_plugin.get(p.name, [])}
                 for p in plugins.loaded
             ],
             "skipped": [{"name": n, "reason": why} for n, why in plugins.skipped],
@@ -39,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
         for p in plugins.loaded:
             dist = f"{p.distribution} {p.version}" if p.distribution else "built in"
             services = ", ".join(services_by_plugin.get(p.name, [])) or "-"
-            print(f"{p.name:<16} {dist:<32} services: {services}")
+            emulators = ", ".join(emulators_by_plugin.get(p.name, []))
+            print(f"{p.name:<16} {dist:<32} services: {services}"
+                  f"{f'  emulators: {emulators}' if emulators else ''}")
         for name, why in plugins.skipped:
             print(f"{name:<16} skipped: {why}")
         for f in plugins.failures:

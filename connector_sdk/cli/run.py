@@ -6,7 +6,7 @@ invalid workflow file, bad ``--input`` values, or an error found before any requ
 
 Progress goes to stderr (for runs with several steps or a foreach), the result to stdout, so
 ``--format json > result.json`` captures only the report. ``--sandbox`` routes every request
-to the in-process Twitch and Shopify emulators with throwaway authentications.
+to the in-process emulators the services' plugins register, with throwaway authentications.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="result format on stdout (default: text)")
     parser.add_argument("--sandbox", action="store_true",
-                        help="run against the in-process Twitch/Shopify emulators with"
-                             " throwaway authentications (nothing leaves the process)")
+                        help="run against the services' in-process emulators (from their"
+                             " plugins) with throwaway authentications (nothing leaves the"
+                             " process)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     add_runtime_arguments(parser)
 

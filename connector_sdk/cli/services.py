@@ -1,7 +1,9 @@
 """``connector-sdk services``: installed services, their plugin and their parameters.
 
 Parameters are listed with their type, whether they are required or secret, and defaults of
-non-secret parameters; there is never a secret value to show (manifests hold none).
+non-secret parameters; there is never a secret value to show (manifests hold none). A service
+whose plugin registers an emulator is marked ``emulator``: ``--sandbox`` and ``connector-sdk
+sandbox`` work for it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text")
 
 
-def service_summary(service: Any) -> dict[str, Any]:
+def service_summary(service: Any, *, emulator: bool = False) -> dict[str, Any]:
     return {
         "id": service.id,
         "title": service.title,
@@ -28,6 +30,7 @@ def service_summary(service: Any) -> dict[str, Any]:
         "source": service.source,
         "allowed_hosts": list(service.allowed_hosts),
         "operations": sorted(service.operations),
+        "emulator": emulator,
         "parameters": [
             {"name": p.name, "type": p.type, "required": p.required, "secret": p.secret,
              **({"default": p.default} if p.has_default and not p.secret else {}),
@@ -41,17 +44,19 @@ def run(args: argparse.Namespace) -> int:
     from .._plugins.manager import load_plugins
 
     plugins = load_plugins(os.environ)
-    services = [service_summary(s) for s in plugins.registry]
+    emulators = plugins.registry.emulators
+    services = [service_summary(s, emulator=s.id in emulators) for s in plugins.registry]
     if args.format == "json":
         json.dump({"services": services}, sys.stdout, indent=2)
         print()
     else:
         if not services:
             print("no services installed (install a connector package, e.g."
-                  " pip install ./connectors/twitch)")
+                  " pip install ./connectors/NAME)")
         for s in services:
             print(f"{s['id']}  {s['title']} {s['version']}  (plugin {s['plugin']},"
-                  f" {s['distribution'] or 'not a distribution'})")
+                  f" {s['distribution'] or 'not a distribution'}"
+                  f"{'; emulator' if s['emulator'] else ''})")
             for p in s["parameters"]:
                 flags = ", ".join(f for f in (
                     p["type"], "required" if p["required"] else "optional",

@@ -1,45 +1,67 @@
-"""Emulators of the Twitch and Shopify APIs, in-process or on loopback.
+"""The framework connector authors build API emulators with, in-process or on loopback.
 
-They answer like the real services (protocol-facts.md sections A and B): token endpoints with
-the providers' own success and error bodies, token lifetimes and expiry, 401 on a bad or
-expired token, the providers' pagination and rate limits, over seeded, deterministic data.
+An emulator stands in for a service's token endpoint and API: it answers like the real service
+(its success and error bodies, token lifetimes, 401 on a bad or expired token, pagination and
+rate limits) over seeded, deterministic data, so the SDK's token layer, retries and operations
+run without the network and without real credentials. Connectors ship their own and register
+them through the ``register_emulators`` hook; ``Runtime(sandbox=True)``, ``--sandbox`` and
+``connector-sdk sandbox SERVICE`` then find them by service id (docs/plugin-hooks.md).
 
-In-process (no socket)::
+Writing one: subclass ``SandboxBase``, set ``name`` and implement ``hosts`` (the real hosts it
+stands in for), ``serves(host)``, ``handle(request) -> response`` (under ``self.lock``, with
+``mint_token``, ``find_token`` and ``count_request``) and ``parameters()`` (the throwaway
+credentials it accepts). docs/plugin-hooks.md ("Writing an emulator") walks through a complete
+one and its registration.
 
-    twitch = TwitchSandbox()
-    transport = SandboxTransport(twitch)          # sync and async
-    client = httpx.Client(transport=transport)
+In-process (no socket; one object is a sync and an async transport)::
+
+    client = httpx.Client(transport=SandboxTransport(AcmeSandbox()))
 
 On loopback, keeping the real URLs (manifests are never edited)::
 
-    with SandboxServer(TwitchSandbox(), ShopifySandbox()) as server:
+    with SandboxServer(AcmeSandbox()) as server:
         sync_transport, async_transport = routing_transports(server)
 
-``sandbox_parameters("twitch")`` gives authentication parameter values the default
-emulators accept. ``connector-sdk sandbox twitch shopify --port 0`` runs
-``serve_forever_cli``.
+``connector_sdk.sandbox.graphql`` parses the GraphQL queries an emulator of a GraphQL API
+answers. Nothing here names a provider: each connector ships its own emulator (the shipped
+connectors in their ``emulator`` subpackages).
 """
 
-from ._base import Sandbox, SandboxBase
-from ._credentials import sandbox_parameters
-from ._factory import SANDBOX_NAMES, create_sandbox
+from ._base import (
+    HEX,
+    LOWER_ALNUM,
+    Clock,
+    Emulator,
+    EmulatorFactory,
+    Sandbox,
+    SandboxBase,
+    TokenRecord,
+    json_response,
+    read_form,
+    read_json_object,
+    text_response,
+)
 from ._routing import LoopbackRoutingTransport, routing_transports
-from ._server import SandboxServer, serve_forever_cli
-from ._shopify import ShopifySandbox
+from ._server import SandboxServer, require_loopback, serve_forever_cli
 from ._transport import SandboxTransport
-from ._twitch import TwitchSandbox
 
 __all__ = [
-    "SANDBOX_NAMES",
+    "HEX",
+    "LOWER_ALNUM",
+    "Clock",
+    "Emulator",
+    "EmulatorFactory",
     "LoopbackRoutingTransport",
     "Sandbox",
     "SandboxBase",
     "SandboxServer",
     "SandboxTransport",
-    "ShopifySandbox",
-    "TwitchSandbox",
-    "create_sandbox",
+    "TokenRecord",
+    "json_response",
+    "read_form",
+    "read_json_object",
+    "require_loopback",
     "routing_transports",
-    "sandbox_parameters",
     "serve_forever_cli",
+    "text_response",
 ]

@@ -1,9 +1,13 @@
-"""What every emulator shares: a clock, a lock, request counters and JSON responses.
+"""What every emulator shares: a clock, a lock, request counters, tokens and JSON responses.
 
 An emulator is a plain object whose ``handle(request) -> response`` is the whole protocol, so
 the same code answers in-process (``SandboxTransport``) and on loopback (``SandboxServer``).
-Mutable state (tokens, rate-limit buckets, counters) is changed only under ``self._lock``;
+Mutable state (tokens, rate-limit buckets, counters) is changed only under ``self.lock``;
 time is read only through ``self.clock`` so tests move it instead of sleeping.
+
+``Sandbox`` is what the transports and the server dispatch to; ``Emulator`` adds what the
+runtime and ``connector-sdk sandbox`` need from an emulator a plugin registers (its hosts and
+the throwaway credentials it accepts). ``SandboxBase`` implements the shared parts of both.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ __all__ = [
     "HEX",
     "LOWER_ALNUM",
     "Clock",
+    "Emulator",
+    "EmulatorFactory",
     "Sandbox",
     "SandboxBase",
     "TokenRecord",
@@ -35,6 +41,10 @@ __all__ = [
 ]
 
 Clock = Callable[[], float]
+
+#: Alphabets of minted tokens: lower-case alphanumerics and hex digits.
+LOWER_ALNUM = string.ascii_lowercase + string.digits
+HEX = "0123456789abcdef"
 
 
 class Sandbox(Protocol):
@@ -49,6 +59,29 @@ class Sandbox(Protocol):
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer one request whose body has been read."""
         ...
+
+
+class Emulator(Sandbox, Protocol):
+    """An emulator a plugin registers for a service (``register_emulators``).
+
+    ``hosts`` are the real hosts it stands in for (printed by ``connector-sdk sandbox``);
+    ``parameters()`` returns authentication parameter values, named as in the service's
+    manifest, that its token endpoint accepts: ``--sandbox`` builds its throwaway
+    authentications from them. They are documented test values, never real secrets.
+    """
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """The real hosts this emulator stands in for."""
+        ...
+
+    def parameters(self) -> dict[str, str]:
+        """Authentication parameter values this emulator accepts (a fresh dict)."""
+        ...
+
+
+#: What ``register(service_id, factory)`` takes: ``factory(**options)`` makes a new emulator.
+EmulatorFactory = Callable[..., Emulator]
 
 
 @dataclass
@@ -67,6 +100,11 @@ class TokenRecord:
 class SandboxBase:
     """Clock, lock, counters and token minting shared by the emulators.
 
+    Subclasses set ``name`` and implement ``hosts``, ``serves``, ``handle`` and
+    ``parameters``; they mint tokens with ``mint_token``, look them up with ``find_token``,
+    count each request with ``count_request`` and change state only under ``self.lock`` (a
+    re-entrant lock, so ``handle`` may hold it while calling helpers that take it too).
+
     Counters callers may read (and reset with ``reset_counters``):
     ``token_requests`` (requests to the token endpoint, whatever the outcome),
     ``api_requests`` (requests to the API host, whatever the outcome) and
@@ -77,7 +115,7 @@ class SandboxBase:
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         self.clock: Clock = clock or time.time
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self._tokens: dict[str, TokenRecord] = {}
         self.token_requests = 0
         self.api_requests = 0
@@ -85,14 +123,14 @@ class SandboxBase:
 
     def reset_counters(self) -> None:
         """Zero the request counters (tokens and buckets are kept)."""
-        with self._lock:
+        with self.lock:
             self.token_requests = 0
             self.api_requests = 0
             self.requests_by_path.clear()
 
     def revoke_all_tokens(self) -> int:
         """Revoke every token minted so far; returns how many were still valid."""
-        with self._lock:
+        with self.lock:
             now = self.clock()
             valid = sum(1 for t in self._tokens.values() if t.valid_at(now))
             for record in self._tokens.values():
@@ -101,7 +139,7 @@ class SandboxBase:
 
     def expire_all_tokens(self) -> int:
         """Make every token expire now, as if its lifetime had passed; returns how many."""
-        with self._lock:
+        with self.lock:
             now = self.clock()
             live = [t for t in self._tokens.values() if t.valid_at(now)]
             for record in live:
@@ -121,18 +159,33 @@ class SandboxBase:
         """Answer one request whose body has been read; thread-safe."""
         raise NotImplementedError
 
+    def parameters(self) -> dict[str, str]:
+        """Authentication parameter values this emulator accepts (a fresh dict)."""
+        raise NotImplementedError
+
     @property
     def tokens_issued(self) -> int:
         """How many access tokens the emulator has minted."""
-        with self._lock:
+        with self.lock:
             return len(self._tokens)
 
-    def _mint(self, record: TokenRecord, *, length: int, alphabet: str) -> str:
+    def mint_token(
+        self, record: TokenRecord, *, length: int = 30, alphabet: str = LOWER_ALNUM
+    ) -> str:
+        """A new random access token of ``length`` characters from ``alphabet``, remembered
+        with ``record`` (who owns it, until when); call it under ``self.lock``."""
         token = "".join(secrets.choice(alphabet) for _ in range(length))
         self._tokens[token] = record
         return token
 
-    def _count(self, request: httpx.Request, *, token: bool = False, api: bool = False) -> None:
+    def find_token(self, token: str) -> TokenRecord | None:
+        """The record of a token this emulator minted (valid or not), or None."""
+        return self._tokens.get(token)
+
+    def count_request(
+        self, request: httpx.Request, *, token: bool = False, api: bool = False
+    ) -> None:
+        """Count ``request`` by path, and as a token or an API request; under ``self.lock``."""
         self.requests_by_path[request.url.path] += 1
         if token:
             self.token_requests += 1
@@ -140,14 +193,11 @@ class SandboxBase:
             self.api_requests += 1
 
 
-LOWER_ALNUM = string.ascii_lowercase + string.digits
-HEX = "0123456789abcdef"
-
 
 def json_response(
     status: int, body: Any, *, headers: Mapping[str, str] | None = None
 ) -> httpx.Response:
-    """A JSON response with compact separators, as both providers send."""
+    """A JSON response with compact separators, as most APIs send."""
     content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     merged = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
     return httpx.Response(status, content=content, headers=merged)
@@ -163,8 +213,7 @@ def text_response(status: int, text: str, *, content_type: str = "text/plain") -
 def read_form(request: httpx.Request) -> dict[str, str] | None:
     """The url-encoded form body as a dict (last value wins), or None if it is not a form.
 
-    A ``; charset=...`` suffix on the media type is accepted, as real servers do (the
-    twitch-cli mock does not, which is one of its differences from Twitch).
+    A ``; charset=...`` suffix on the media type is accepted, as real servers do.
     """
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/x-www-form-urlencoded":

@@ -1,7 +1,7 @@
 """Route a client's requests for the real hosts to a sandbox, without editing any URL.
 
 Sandboxing must not edit manifests. The runtime renders and policy-checks the real URL
-(``https://id.twitch.tv/oauth2/token``); only the transport underneath decides where the
+(``https://auth.example.com/oauth2/token``); only the transport underneath decides where the
 bytes go. ``LoopbackRoutingTransport`` sends every request to a loopback ``SandboxServer``
 with the original host in the ``Host`` header, and hands back the response for the original
 request, so redirects, ``Link`` headers and error messages all show the real URL.

@@ -1,9 +1,10 @@
 """The emulators on a real loopback socket: HTTP/1.1, keep-alive, one thread per connection.
 
-``SandboxServer(twitch, shopify)`` listens on 127.0.0.1 (an ephemeral port by default) and
+``SandboxServer(*emulators)`` listens on 127.0.0.1 (an ephemeral port by default) and
 dispatches each request on its ``Host`` header, so a client whose transport reroutes
-``https://api.twitch.tv/...`` to the server (``LoopbackRoutingTransport``) reaches the Twitch
-emulator while its URL, and the network policy's view of it, stay the real ones. Requests and
+``https://api.example.com/...`` to the server (``LoopbackRoutingTransport``) reaches the
+emulator serving that host while its URL, and the network policy's view of it, stay the real
+ones. Requests and
 responses are converted to and from ``httpx`` objects so that the very same ``handle`` methods
 answer here and in-process. Binding anything but a loopback address is refused: the
 emulators accept documented credentials and must never be reachable from a network.
@@ -16,18 +17,16 @@ import ipaddress
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
 from .._errors import NetworkPolicyError
 from .._http.seam import httpx
-from ._base import Sandbox
-from ._credentials import sandbox_parameters
-from ._factory import create_sandbox
+from ._base import Emulator, Sandbox
 
-__all__ = ["SandboxServer", "serve_forever_cli"]
+__all__ = ["SandboxServer", "require_loopback", "serve_forever_cli"]
 
 logger = logging.getLogger(__name__)
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date",
@@ -121,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
             served = ", ".join(s.name for s in self.server.sandboxes)
             self._send(httpx.Response(
                 421, text=f"no sandbox serves Host {host!r} (sandboxes here: {served}); send "
-                "the real host in the Host header, e.g. Host: api.twitch.tv\n"))
+                "the real host of the API in the Host header, as a routing transport does\n"))
             return
         headers = [(k, v) for k, v in self.headers.items() if k.lower() != "transfer-encoding"]
         request = httpx.Request(self.command, f"https://{host}{self.path}", headers=headers,
@@ -211,26 +210,26 @@ class SandboxServer:
 
 
 def serve_forever_cli(
-    names: list[str],
+    emulators: Sequence[Emulator],
     port: int,
     out: Callable[[str], Any] = print,
     *,
     host: str = "127.0.0.1",
     stop: threading.Event | None = None,
 ) -> None:
-    """``connector-sdk sandbox NAME... --port N``: serve until Ctrl-C (or ``stop`` is set).
+    """``connector-sdk sandbox NAME... --port N``: serve ``emulators`` until Ctrl-C (or until
+    ``stop`` is set).
 
-    Prints the address, the real hosts each emulator answers for, and the documented sandbox
-    credentials (they are not secrets). Unknown names raise ``ServiceNotFound`` before
-    anything is bound.
+    Prints the address, the real hosts each emulator answers for, and the throwaway
+    credentials each accepts (``parameters()``: documented test values, not secrets). The
+    command finds the emulators through the plugins' ``register_emulators`` hook.
     """
-    sandboxes = [create_sandbox(name) for name in dict.fromkeys(names)]
     stop = stop or threading.Event()
-    with SandboxServer(*sandboxes, host=host, port=port) as server:
+    with SandboxServer(*emulators, host=host, port=port) as server:
         out(f"sandbox listening on {server.url}")
-        for sandbox in sandboxes:
-            out(f"  {sandbox.name}: answers for {', '.join(sandbox.hosts)} (by Host header)")
-            for key, value in sandbox_parameters(sandbox.name).items():
+        for emulator in emulators:
+            out(f"  {emulator.name}: answers for {', '.join(emulator.hosts)} (by Host header)")
+            for key, value in emulator.parameters().items():
                 out(f"    {key} = {value}")
         out("Route the real hosts here, keeping the Host header: "
             f"connector_sdk.sandbox.routing_transports({server.url!r})")

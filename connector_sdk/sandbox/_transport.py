@@ -1,6 +1,6 @@
 """An httpx transport that answers from emulators in-process: no socket, no network.
 
-``SandboxTransport(twitch, shopify)`` is both a sync and an async transport, so one object
+``SandboxTransport(*emulators)`` is both a sync and an async transport, so one object
 can be given to ``httpx.Client(transport=...)`` and ``httpx.AsyncClient(transport=...)``. It
 dispatches on the request URL's host to the first emulator that serves it. A host no emulator
 serves raises ``httpx.ConnectError``, as an unreachable host would: a sandbox must never turn

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from connector_twitch.emulator import TwitchSandbox
 
-from connector_sdk.sandbox import SandboxServer, TwitchSandbox, sandbox_parameters
+from connector_sdk.sandbox import SandboxServer
 
-CLIENT_ID = sandbox_parameters("twitch")["client_id"]
+CLIENT_ID = TwitchSandbox().parameters()["client_id"]
 
 
 @pytest.fixture

@@ -10,20 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from connector_shopify.emulator import ShopifySandbox
+from connector_twitch.emulator import TwitchSandbox
 
 from connector_sdk import hookimpl
 from connector_sdk._http.settings import HttpSettings
 from connector_sdk._manifest.model import Authentication
 from connector_sdk._operations.ratelimit import RateLimitPolicy
 from connector_sdk._runtime.runtime import Runtime
-from connector_sdk.sandbox import (
-    SandboxServer,
-    SandboxTransport,
-    ShopifySandbox,
-    TwitchSandbox,
-    routing_transports,
-    sandbox_parameters,
-)
+from connector_sdk.sandbox import SandboxServer, SandboxTransport, routing_transports
 
 
 class FakeClock:
@@ -62,7 +57,8 @@ class SandboxEnv:
     def auth(self, service: str) -> Authentication:
         if self.runtime.sandbox:
             return self.runtime.resolve_authentication("sbx", service)
-        return self.runtime.authentication(service, sandbox_parameters(service), name="sbx")
+        return self.runtime.authentication(service, self.sandbox(service).parameters(),
+                                           name="sbx")
 
     def sandbox(self, service: str) -> Any:
         return self.twitch if service == "twitch" else self.shopify
@@ -76,8 +72,7 @@ def sandbox_env(
     """A runtime whose Twitch and Shopify traffic reaches emulators, never the network."""
     if mode == "sandbox-flag":
         runtime = Runtime(environ={}, home=home, sandbox=True)
-        by_name = {s.name: s for s in runtime.sandboxes}
-        env = SandboxEnv(mode, runtime, by_name["twitch"], by_name["shopify"])
+        env = SandboxEnv(mode, runtime, runtime.emulator("twitch"), runtime.emulator("shopify"))
         with runtime:
             yield env
         return

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from connector_twitch.emulator import LIVE_STREAMS
 
 from connector_sdk._runtime.runtime import Runtime
 from connector_sdk.cli import call as call_command
 from connector_sdk.cli import main
-from connector_sdk.sandbox._data import LIVE_STREAMS
 
 from .conftest import LoopEnv, LoopPlugin
 

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from connector_shopify.emulator import ShopifySandbox
+from connector_twitch.emulator import TwitchSandbox
 
 from connector_sdk._errors import RateLimitError
 from connector_sdk._operations.calls import PageLimits, call_operation
 from connector_sdk._operations.ratelimit import RateLimitPolicy, pace_delay, rate_limit_delay
-from connector_sdk.sandbox import ShopifySandbox, TwitchSandbox
 
 from .conftest import FakeClock, LoopEnv, Sleeps, sandbox_env
 

@@ -8,6 +8,8 @@ import contextlib
 from typing import Any
 
 import pytest
+from connector_shopify.emulator import PRODUCTS_PER_SHOP
+from connector_twitch.emulator import LIVE_STREAMS
 
 from connector_sdk._errors import APIError
 from connector_sdk._operations.calls import (
@@ -16,7 +18,6 @@ from connector_sdk._operations.calls import (
     call_operation_sync,
     stream_items,
 )
-from connector_sdk.sandbox._data import LIVE_STREAMS, PRODUCTS_PER_SHOP
 
 from .conftest import SandboxEnv
 

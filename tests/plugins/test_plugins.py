@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
-
-import pytest
 
 from connector_sdk import hookimpl
 from connector_sdk._plugins.manager import load_plugins
 
-ACME = (Path(__file__).parents[1] / "manifest" / "fixtures" / "valid" / "acme.yaml").read_text()
+from .conftest import ACME, scratch_cli
 
 
 class plugin_registering:
@@ -87,60 +81,8 @@ def test_trace_prints_hook_calls() -> None:
     assert "register_services done in" in text
 
 
-SCRATCH_PYPROJECT = """
-[build-system]
-requires = ["hatchling"]
-build-backend = "hatchling.build"
-
-[project]
-name = "connector-sdk-scratch"
-version = "0.0.1"
-
-[project.entry-points.connector_sdk]
-scratch = "connector_scratch"
-broken = "connector_broken"
-
-[tool.hatch.build.targets.wheel]
-packages = ["connector_scratch", "connector_broken"]
-"""
-
-
-@pytest.fixture(scope="module")
-def scratch_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A third-party connector built from source and installed into its own directory."""
-    src = tmp_path_factory.mktemp("scratch-src")
-    (src / "pyproject.toml").write_text(SCRATCH_PYPROJECT)
-    pkg = src / "connector_scratch"
-    pkg.mkdir()
-    (pkg / "scratch.yaml").write_text(ACME.replace("id: acme", "id: scratch"))
-    (pkg / "__init__.py").write_text(textwrap.dedent("""
-        from importlib.resources import files
-        import connector_sdk
-
-        @connector_sdk.hookimpl
-        def register_services(register):
-            register(files(__package__) / "scratch.yaml")
-    """))
-    broken = src / "connector_broken"
-    broken.mkdir()
-    (broken / "__init__.py").write_text("import a_module_that_does_not_exist\n")
-    site = tmp_path_factory.mktemp("scratch-site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(site), str(src)],
-        check=True, timeout=300, capture_output=True,
-    )
-    return site
-
-
-def cli(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = dict(os.environ, PYTHONPATH=str(site), **env)
-    return subprocess.run([sys.executable, "-m", "connector_sdk.cli", *args], env=environ,
-                          capture_output=True, text=True, timeout=120, check=False)
-
-
 def test_installed_third_party_connector_is_discovered(scratch_site: Path) -> None:
-    result = cli(scratch_site, "services", "--format", "json")
+    result = scratch_cli(scratch_site, "services", "--format", "json")
     assert result.returncode == 0, result.stderr
     services = {s["id"]: s for s in json.loads(result.stdout)["services"]}
     assert services["scratch"]["plugin"] == "scratch"
@@ -150,25 +92,25 @@ def test_installed_third_party_connector_is_discovered(scratch_site: Path) -> No
 
 
 def test_plugins_command_lists_failures_by_name(scratch_site: Path) -> None:
-    result = cli(scratch_site, "plugins", "--format", "json")
+    result = scratch_cli(scratch_site, "plugins", "--format", "json")
     assert result.returncode == 1
     payload = json.loads(result.stdout)
     assert "scratch" in [p["name"] for p in payload["loaded"]]
-    assert [f["name"] for f in payload["failures"]] == ["broken"]
+    assert [f["name"] for f in payload["failures"]] == ["broken", "typo"]
     assert "Traceback" not in result.stderr
 
 
 def test_block_the_broken_plugin(scratch_site: Path) -> None:
-    result = cli(scratch_site, "plugins", CONNECTOR_SDK_BLOCK_PLUGINS="broken")
+    result = scratch_cli(scratch_site, "plugins", CONNECTOR_SDK_BLOCK_PLUGINS="broken,typo")
     assert result.returncode == 0, result.stdout
     assert "broken           skipped: blocked by CONNECTOR_SDK_BLOCK_PLUGINS" in result.stdout
 
 
 def test_validate_without_paths_checks_installed_manifests(scratch_site: Path) -> None:
-    result = cli(scratch_site, "validate", CONNECTOR_SDK_BLOCK_PLUGINS="broken")
+    result = scratch_cli(scratch_site, "validate", CONNECTOR_SDK_BLOCK_PLUGINS="broken,typo")
     assert result.returncode == 0, result.stdout
     assert "valid" in result.stdout
-    failing = cli(scratch_site, "validate")
+    failing = scratch_cli(scratch_site, "validate")
     assert failing.returncode == 1
     assert "PLUGIN-LOAD" in failing.stdout
 

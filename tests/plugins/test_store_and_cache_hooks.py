@@ -9,7 +9,6 @@ from typing import Any
 from connector_sdk import Runtime, hookimpl
 from connector_sdk._auth.cache import MemoryTokenCache
 from connector_sdk._stores.sqlite import AuthenticationRecord
-from connector_sdk.sandbox import sandbox_parameters
 
 
 class DictStore:
@@ -72,7 +71,7 @@ def test_plugin_store_and_cache_replace_the_builtins(tmp_path: Path) -> None:
     with Runtime(environ={"CONNECTOR_SDK_HOME": str(home)}, extra_plugins={"backend": plugin},
                  sandbox=True) as runtime:
         assert runtime.store is plugin.store
-        runtime.create_authentication("twitch", "app", sandbox_parameters("twitch"))
+        runtime.create_authentication("twitch", "app", runtime.emulator("twitch").parameters())
         assert list(plugin.store.records) == ["app"]
         runtime.get_token(runtime.get_authentication("app"))
     assert plugin.cache.sets == 1

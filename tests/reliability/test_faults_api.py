@@ -18,10 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
+from connector_shopify.emulator import ShopifySandbox
+from connector_twitch.emulator import TwitchSandbox
 
 from connector_sdk import Runtime
 from connector_sdk._errors import NetworkPolicyError, UnauthorizedError
-from connector_sdk.sandbox import SandboxServer, ShopifySandbox, TwitchSandbox, sandbox_parameters
+from connector_sdk.sandbox import SandboxServer
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(30)]
 
@@ -212,7 +214,7 @@ def test_twitch_emulator_429_carries_its_reset_and_keeps_the_token(sandbox_runti
                                                                    figures):
     figures.scenario("A-429-twitch-emulator")
     twitch = emulators[0]
-    auth = sandbox_runtime.authentication("twitch", sandbox_parameters("twitch"))
+    auth = sandbox_runtime.authentication("twitch", TwitchSandbox().parameters())
     with sandbox_runtime.client(auth) as client:
         statuses = [client.get("/users", params={"login": "twitchdev"}) for _ in range(5)]
     codes = [r.status_code for r in statuses]
@@ -228,7 +230,7 @@ def test_shopify_emulator_429_carries_retry_after_and_keeps_the_token(sandbox_ru
                                                                       emulators, figures):
     figures.scenario("A-429-shopify-emulator")
     shopify = emulators[1]
-    auth = sandbox_runtime.authentication("shopify", sandbox_parameters("shopify"))
+    auth = sandbox_runtime.authentication("shopify", ShopifySandbox().parameters())
     with sandbox_runtime.client(auth) as client:
         responses = [client.get("/shop.json") for _ in range(6)]
     limited = [r for r in responses if r.status_code == 429]
@@ -242,7 +244,7 @@ def test_emulator_revoking_tokens_before_expiry_costs_one_refresh(sandbox_runtim
     figures.scenario("A-401-before-expiry-twitch-emulator")
     twitch = emulators[0]
     twitch.rate_limit = 800
-    auth = sandbox_runtime.authentication("twitch", sandbox_parameters("twitch"))
+    auth = sandbox_runtime.authentication("twitch", TwitchSandbox().parameters())
     with sandbox_runtime.client(auth) as client:
         assert client.get("/users", params={"login": "twitchdev"}).status_code == 200
         assert twitch.revoke_all_tokens() == 1
@@ -255,7 +257,7 @@ def test_shopify_emulator_expiring_tokens_early_costs_one_refresh(sandbox_runtim
     figures.scenario("A-401-before-expiry-shopify-emulator")
     shopify = emulators[1]
     shopify.bucket_size = 40
-    auth = sandbox_runtime.authentication("shopify", sandbox_parameters("shopify"))
+    auth = sandbox_runtime.authentication("shopify", ShopifySandbox().parameters())
     with sandbox_runtime.client(auth) as client:
         assert client.get("/shop.json").status_code == 200
         assert shopify.expire_all_tokens() == 1

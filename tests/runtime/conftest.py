@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from connector_shopify.emulator import ShopifySandbox
+from connector_twitch.emulator import TwitchSandbox
 
 from connector_sdk import Runtime
-from connector_sdk.sandbox import SandboxServer, ShopifySandbox, TwitchSandbox
+from connector_sdk.sandbox import SandboxServer
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from connector_shopify.emulator import ShopifySandbox
+from connector_twitch.emulator import TwitchSandbox
 
 from connector_sdk import (
     AuthenticationExists,
@@ -21,10 +23,10 @@ from connector_sdk import (
     UnauthorizedError,
 )
 from connector_sdk._secrets import Secret
-from connector_sdk.sandbox import SandboxServer, ShopifySandbox, TwitchSandbox, sandbox_parameters
+from connector_sdk.sandbox import SandboxServer
 
-TWITCH = sandbox_parameters("twitch")
-SHOPIFY = sandbox_parameters("shopify")
+TWITCH = TwitchSandbox().parameters()
+SHOPIFY = ShopifySandbox().parameters()
 
 
 def test_create_and_get_round_trip_keeps_secrets_wrapped(runtime: Runtime) -> None:

@@ -11,9 +11,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from connector_shopify.emulator import ShopifySandbox
+from connector_twitch.emulator import TwitchSandbox
 from sandbox_helpers import FakeClock
 
-from connector_sdk.sandbox import SandboxTransport, ShopifySandbox, TwitchSandbox
+from connector_sdk.sandbox import SandboxTransport
 
 
 @pytest.fixture

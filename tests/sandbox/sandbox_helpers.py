@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-
-from connector_sdk.sandbox import sandbox_parameters
+from connector_shopify.emulator import ShopifySandbox
+from connector_twitch.emulator import TwitchSandbox
 
 
 class FakeClock:
@@ -22,8 +22,8 @@ class FakeClock:
         self.now += seconds
 
 
-TWITCH = sandbox_parameters("twitch")
-SHOPIFY = sandbox_parameters("shopify")
+TWITCH = TwitchSandbox().parameters()
+SHOPIFY = ShopifySandbox().parameters()
 SHOP = "https://my-store.myshopify.com"
 ADMIN = f"{SHOP}/admin/api/{SHOPIFY['api_version']}"
 

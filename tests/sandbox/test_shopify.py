@@ -6,9 +6,10 @@ import re
 
 import httpx
 import pytest
+from connector_shopify.emulator import ShopifySandbox
 from sandbox_helpers import ADMIN, SHOP, SHOPIFY, FakeClock, shopify_token
 
-from connector_sdk.sandbox import SandboxTransport, ShopifySandbox
+from connector_sdk.sandbox import SandboxTransport
 
 TOKEN_URL = f"{SHOP}/admin/oauth/access_token"
 INVALID = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong "

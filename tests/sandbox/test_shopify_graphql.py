@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from connector_shopify.emulator import ShopifySandbox
 from sandbox_helpers import ADMIN, FakeClock, graphql, shopify_token
 
-from connector_sdk.sandbox import SandboxTransport, ShopifySandbox
+from connector_sdk.sandbox import SandboxTransport
 
 PRODUCTS = """
 query Products($first: Int!, $after: String) {

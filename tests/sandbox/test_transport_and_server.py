@@ -9,17 +9,16 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from connector_shopify.emulator import ShopifySandbox
+from connector_twitch.emulator import TwitchSandbox
 from sandbox_helpers import ADMIN, TWITCH, helix_headers, shopify_token, twitch_token
 
-from connector_sdk._errors import NetworkPolicyError, ServiceNotFound
+from connector_sdk import NetworkPolicyError
 from connector_sdk.sandbox import (
     LoopbackRoutingTransport,
     SandboxServer,
     SandboxTransport,
-    ShopifySandbox,
-    TwitchSandbox,
     routing_transports,
-    sandbox_parameters,
     serve_forever_cli,
 )
 
@@ -127,7 +126,7 @@ def test_shopify_link_walk_over_loopback(
     assert seen == 1234
     plain = loopback_client.post(
         "https://other-store.myshopify.com/admin/oauth/access_token",
-        data={**sandbox_parameters("shopify"), "grant_type": "client_credentials"})
+        data={**ShopifySandbox().parameters(), "grant_type": "client_credentials"})
     assert plain.status_code == 400 and plain.text.startswith("Oauth error shop_not_permitted")
 
 
@@ -206,10 +205,12 @@ def test_in_process_routing_transports_share_one_transport(twitch: TwitchSandbox
 
 # CLI entry point -----------------------------------------------------------------------------
 
-def test_serve_forever_cli_prints_address_and_credentials_then_stops() -> None:
+def test_serve_forever_cli_prints_address_and_credentials_then_stops(
+    twitch: TwitchSandbox, shopify: ShopifySandbox,
+) -> None:
     lines: list[str] = []
     stop = threading.Event()
-    thread = threading.Thread(target=serve_forever_cli, args=(["twitch", "shopify"], 0),
+    thread = threading.Thread(target=serve_forever_cli, args=([twitch, shopify], 0),
                               kwargs={"out": lines.append, "stop": stop})
     thread.start()
     try:
@@ -229,7 +230,3 @@ def test_serve_forever_cli_prints_address_and_credentials_then_stops() -> None:
     assert not thread.is_alive()
     assert lines[-1] == "sandbox stopped"
 
-
-def test_serve_forever_cli_rejects_unknown_names() -> None:
-    with pytest.raises(ServiceNotFound, match="no sandbox for service 'tiktok'"):
-        serve_forever_cli(["tiktok"], 0, out=lambda _: None)

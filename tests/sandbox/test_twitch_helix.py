@@ -7,9 +7,10 @@ import json
 
 import httpx
 import pytest
+from connector_twitch.emulator import TwitchSandbox
 from sandbox_helpers import TWITCH, FakeClock, helix_headers, twitch_token
 
-from connector_sdk.sandbox import SandboxTransport, TwitchSandbox
+from connector_sdk.sandbox import SandboxTransport
 
 HELIX = "https://api.twitch.tv/helix"
 

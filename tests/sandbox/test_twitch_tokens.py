@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import httpx
+from connector_twitch.emulator import TwitchSandbox
 from sandbox_helpers import TWITCH, FakeClock, helix_headers, twitch_token
 
-from connector_sdk.sandbox import SandboxTransport, TwitchSandbox
+from connector_sdk.sandbox import SandboxTransport
 
 TOKEN_URL = "https://id.twitch.tv/oauth2/token"
 

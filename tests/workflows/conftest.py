@@ -13,15 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from connector_shopify.emulator import ShopifySandbox
+from connector_twitch.emulator import TwitchSandbox
 
 from connector_sdk._http.settings import HttpSettings
 from connector_sdk._runtime.runtime import Runtime
-from connector_sdk.sandbox import (
-    SandboxTransport,
-    ShopifySandbox,
-    TwitchSandbox,
-    sandbox_parameters,
-)
+from connector_sdk.sandbox import SandboxTransport
 
 
 class Clock:
@@ -94,11 +91,11 @@ def make_runtime(tmp_path: Path, twitch: TwitchSandbox, shopify: ShopifySandbox
                           http=HttpSettings(transport=inner, async_transport=counting),
                           token_manager_options=options or None)
         made.append(runtime)
-        twitch_parameters = sandbox_parameters("twitch")
+        twitch_parameters = twitch.parameters()
         if twitch_secret is not None:
             twitch_parameters["client_secret"] = twitch_secret
         runtime.create_authentication("twitch", "twitch", twitch_parameters)
-        runtime.create_authentication("shopify", "shopify", sandbox_parameters("shopify"))
+        runtime.create_authentication("shopify", "shopify", shopify.parameters())
         return runtime, counting
 
     yield make

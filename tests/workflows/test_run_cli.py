@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from connector_twitch.emulator import TwitchSandbox
 
-from connector_sdk.sandbox import SandboxServer, TwitchSandbox, sandbox_parameters
+from connector_sdk.sandbox import SandboxServer
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "examples"
@@ -74,7 +75,7 @@ def loopback_env(tmp_path: Path, canary: str) -> Iterator[dict[str, str]]:
     with SandboxServer(twitch) as server:
         env = dict(os.environ, CONNECTOR_SDK_HOME=str(tmp_path / "home"),
                    CONNECTOR_SDK_SANDBOX_URL=server.url, TWITCH_SECRET=canary)
-        client_id = sandbox_parameters("twitch")["client_id"]
+        client_id = TwitchSandbox().parameters()["client_id"]
         created = run("auth", "create", "twitch", "--name", "twitch", "--param",
                       f"client_id={client_id}", "--param", "client_secret=@env:TWITCH_SECRET",
                       env=env)

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from connector_shopify.emulator import ShopifySandbox
+from connector_twitch.emulator import TwitchSandbox
 
 from connector_sdk import (
     EventLoopError,
@@ -17,7 +19,6 @@ from connector_sdk import (
     run_workflow_sync,
 )
 from connector_sdk._workflows.results import RunEvent
-from connector_sdk.sandbox import ShopifySandbox, TwitchSandbox
 
 MakeRuntime = Any  # conftest.make_runtime: (**options) -> (Runtime, CountingTransport)
 Clock = Any  # conftest.Clock

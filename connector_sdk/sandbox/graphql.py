@@ -1,13 +1,15 @@
-"""A small, honest GraphQL parser for the query shapes the Shopify sandbox answers.
+"""A small, honest GraphQL parser for emulators of GraphQL APIs.
 
 It reads one anonymous or named ``query`` operation: variable definitions, fields with
 aliases, arguments (literals, lists, objects, enums, ``$variables``) and nested selection sets.
 Anything else the GraphQL language has (mutations, subscriptions, fragments, directives,
 several operations) raises ``GraphQLUnsupported`` naming the construct, so a caller learns
-that the *sandbox* cannot answer, rather than getting a wrong answer. Syntax errors raise
+that the *emulator* cannot answer, rather than getting a wrong answer. Syntax errors raise
 ``GraphQLSyntaxError`` with the line and column, as a GraphQL server reports them.
 
-It is deliberately not a general GraphQL implementation (graphql-core is not a dependency).
+It is deliberately not a general GraphQL implementation (graphql-core is not a dependency):
+``parse(source)`` returns the root selections and the variable defaults, and an emulator
+walks the ``Field`` tree with its own resolvers (execution, types and cost are its job).
 """
 
 from __future__ import annotations

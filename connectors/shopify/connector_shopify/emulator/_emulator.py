@@ -1,7 +1,8 @@
 """An emulator of a Shopify store's client-credentials token endpoint and Admin API.
 
-It answers for any ``{shop}.myshopify.com`` host as protocol-facts.md section B says Shopify
-does:
+It answers for any ``{shop}.myshopify.com`` host as Shopify documents
+(https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/client-credentials-grant,
+https://shopify.dev/docs/api/usage/rate-limits):
 
 * ``POST /admin/oauth/access_token`` (form or JSON body): ``{"access_token","scope",
   "expires_in"}`` with no ``token_type``; bad credentials 401
@@ -12,7 +13,7 @@ does:
   default 50, at most 250; ``Link`` header with ``page_info`` cursors), ``products/{id}.json``,
   ``products/count.json``; a leaky bucket per app and shop with
   ``X-Shopify-Shop-Api-Call-Limit`` and 429 + ``Retry-After: 2.0`` when full.
-* ``graphql.json``: the subset in ``_shopify_graphql`` with ``extensions.cost`` and a cost
+* ``graphql.json``: the subset in ``_graphql_exec`` with ``extensions.cost`` and a cost
   bucket; ``THROTTLED`` is answered with HTTP 200, as Shopify usually does.
 * ``X-Shopify-Access-Token`` on every API call; a missing, unknown, expired or other-shop token
   gets 401 with the same ``errors`` string.
@@ -30,8 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from .._http.seam import httpx
-from ._base import (
+import httpx
+
+from connector_sdk.sandbox import (
     HEX,
     Clock,
     SandboxBase,
@@ -41,12 +43,26 @@ from ._base import (
     read_json_object,
     text_response,
 )
-from ._credentials import SHOPIFY_CLIENT_ID, SHOPIFY_CLIENT_SECRET, SHOPIFY_SHOP
-from ._data import PRODUCTS_PER_SHOP, ShopData, shop_data
-from ._graphql import GraphQLSyntaxError, GraphQLUnsupported, parse
-from ._shopify_graphql import GraphQLError, execute, requested_cost
+from connector_sdk.sandbox.graphql import GraphQLSyntaxError, GraphQLUnsupported, parse
 
-__all__ = ["ShopifySandbox"]
+from ._data import PRODUCTS_PER_SHOP, ShopData, shop_data
+from ._graphql_exec import GraphQLError, execute, requested_cost
+
+__all__ = [
+    "SHOPIFY_API_VERSION",
+    "SHOPIFY_CLIENT_ID",
+    "SHOPIFY_CLIENT_SECRET",
+    "SHOPIFY_SHOP",
+    "ShopifySandbox",
+]
+
+# The documented sandbox app: 32 hex digits and a ``shpss_`` prefixed secret, the shape of Dev
+# Dashboard app credentials, installed on the shop ``my-store``. Not secrets (printed by
+# ``connector-sdk sandbox``); nothing real accepts them.
+SHOPIFY_CLIENT_ID = "5a4db0c5e1f2a3b4c5d6e7f8091a2b3c"
+SHOPIFY_CLIENT_SECRET = "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"
+SHOPIFY_SHOP = "my-store"
+SHOPIFY_API_VERSION = "2025-10"
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 SHOP_NOT_PERMITTED = (
@@ -76,12 +92,14 @@ def _bad_request(field: str, message: str) -> httpx.Response:
 class ShopifySandbox(SandboxBase):
     """Shopify stores ``{shop}.myshopify.com`` for each handle in ``shops``, thread-safe.
 
-    ``clients`` maps client id to secret (default: the documented sandbox app, see
-    ``sandbox_parameters("shopify")``), installed on every shop in ``shops``. ``foreign_shops``
-    exist but refuse client credentials (``shop_not_permitted``). ``token_lifetime`` is the
-    tokens' ``expires_in``; ``bucket_size``/``leak_rate`` the REST leaky bucket;
-    ``graphql_bucket_size``/``graphql_restore_rate`` the GraphQL cost bucket. ``scopes`` are the
-    granted scopes, returned comma-separated. ``data[shop]`` holds each shop's seeded data.
+    ``clients`` maps client id to secret (default: the documented sandbox app
+    ``SHOPIFY_CLIENT_ID``/``SHOPIFY_CLIENT_SECRET``), installed on every shop in ``shops``;
+    ``parameters()`` gives the first client on the first shop as authentication parameters.
+    ``foreign_shops`` exist but refuse client credentials (``shop_not_permitted``).
+    ``token_lifetime`` is the tokens' ``expires_in``; ``bucket_size``/``leak_rate`` the REST
+    leaky bucket; ``graphql_bucket_size``/``graphql_restore_rate`` the GraphQL cost bucket.
+    ``scopes`` are the granted scopes, returned comma-separated. ``data[shop]`` holds each
+    shop's seeded data.
     """
 
     name = "shopify"
@@ -130,14 +148,22 @@ class ShopifySandbox(SandboxBase):
     def serves(self, host: str) -> bool:
         return _HOST.fullmatch(host.lower()) is not None
 
+    def parameters(self) -> dict[str, str]:
+        """``shopify_url``, ``client_id``, ``client_secret`` and ``api_version`` for the first
+        client on the first shop."""
+        client_id, secret = next(iter(self.clients.items()), ("", ""))
+        shop = self.shops[0] if self.shops else SHOPIFY_SHOP
+        return {"shopify_url": f"{shop}.myshopify.com", "client_id": client_id,
+                "client_secret": secret, "api_version": SHOPIFY_API_VERSION}
+
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer one request (its body already read); safe to call from many threads."""
         match = _HOST.fullmatch(request.url.host.lower())
         shop = match.group(1) if match else ""
         path = request.url.path
-        with self._lock:
+        with self.lock:
             is_token = path == "/admin/oauth/access_token"
-            self._count(request, token=is_token, api=path.startswith("/admin/api/"))
+            self.count_request(request, token=is_token, api=path.startswith("/admin/api/"))
             if shop not in self.data:
                 return json_response(404, _NOT_FOUND)
             if is_token:
@@ -171,13 +197,13 @@ class ShopifySandbox(SandboxBase):
             return text_response(400, SHOP_NOT_PERMITTED)
         record = TokenRecord(client_id=client_id, shop=shop,
                              expires_at=self.clock() + self.token_lifetime)
-        token = self._mint(record, length=32, alphabet=HEX)
+        token = self.mint_token(record, length=32, alphabet=HEX)
         body = {"access_token": token, "scope": ",".join(self.scopes),
                 "expires_in": self.token_lifetime}
         return json_response(200, body, headers={"Cache-Control": "no-store"})
 
     def _authenticate(self, request: httpx.Request, shop: str) -> TokenRecord | None:
-        record = self._tokens.get(request.headers.get("x-shopify-access-token", ""))
+        record = self.find_token(request.headers.get("x-shopify-access-token", ""))
         if record is None or record.shop != shop or not record.valid_at(self.clock()):
             return None
         return record

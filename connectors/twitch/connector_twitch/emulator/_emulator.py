@@ -1,7 +1,8 @@
 """An emulator of Twitch's token endpoints (id.twitch.tv) and Helix (api.twitch.tv).
 
-It answers as protocol-facts.md section A says Twitch does, so the SDK's token layer, 401
-retry, pagination and rate-limit handling can be exercised without the network:
+It answers as Twitch documents (https://dev.twitch.tv/docs/authentication/ and
+https://dev.twitch.tv/docs/api/guide/), so the SDK's token layer, 401 retry, pagination and
+rate-limit handling can be exercised without the network:
 
 * ``POST /oauth2/token``: client credentials in the form body only (Twitch advertises
   ``client_secret_post``; a query string or Basic header is not read). Errors are Twitch's own
@@ -25,13 +26,26 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .._http.seam import httpx
-from ._base import LOWER_ALNUM, Clock, SandboxBase, TokenRecord, json_response, read_form
-from ._credentials import TWITCH_CLIENT_ID, TWITCH_CLIENT_SECRET
+import httpx
+
+from connector_sdk.sandbox import (
+    LOWER_ALNUM,
+    Clock,
+    SandboxBase,
+    TokenRecord,
+    json_response,
+    read_form,
+)
+
 from ._data import twitch_data
 from ._helix import ENDPOINTS, HelixError
 
-__all__ = ["TwitchSandbox"]
+__all__ = ["TWITCH_CLIENT_ID", "TWITCH_CLIENT_SECRET", "TwitchSandbox"]
+
+# The documented sandbox client: 30 lower-case alphanumerics, the shape of real Twitch client
+# ids and secrets. Not secrets (printed by ``connector-sdk sandbox``); nothing real accepts them.
+TWITCH_CLIENT_ID = "sbx4twitch7client8id9abcdef012"
+TWITCH_CLIENT_SECRET = "sbx4twitch7secret8value9abc012"
 
 ID_HOST = "id.twitch.tv"
 API_HOST = "api.twitch.tv"
@@ -60,8 +74,9 @@ class _Bucket:
 class TwitchSandbox(SandboxBase):
     """Twitch's id.twitch.tv and api.twitch.tv, in one thread-safe object.
 
-    ``clients`` maps client id to client secret (default: the documented sandbox client,
-    see ``sandbox_parameters("twitch")``). ``token_lifetime`` is the ``expires_in`` of minted
+    ``clients`` maps client id to client secret (default: the documented sandbox client
+    ``TWITCH_CLIENT_ID``/``TWITCH_CLIENT_SECRET``; ``parameters()`` gives the first one as
+    authentication parameters). ``token_lifetime`` is the ``expires_in`` of minted
     tokens; ``rate_limit`` the Helix bucket size per client id per minute. ``clock`` returns
     epoch seconds (default ``time.time``); tests pass their own to move time.
     ``data`` holds the seeded resources (``TwitchData``).
@@ -96,10 +111,15 @@ class TwitchSandbox(SandboxBase):
     def serves(self, host: str) -> bool:
         return host.lower() in (ID_HOST, API_HOST)
 
+    def parameters(self) -> dict[str, str]:
+        """``client_id`` and ``client_secret`` of the first client this emulator accepts."""
+        client_id, secret = next(iter(self.clients.items()), ("", ""))
+        return {"client_id": client_id, "client_secret": secret}
+
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer one request (its body already read); safe to call from many threads."""
         host = request.url.host.lower()
-        with self._lock:
+        with self.lock:
             if host == ID_HOST:
                 return self._handle_id(request)
             if host == API_HOST:
@@ -110,7 +130,7 @@ class TwitchSandbox(SandboxBase):
 
     def _handle_id(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        self._count(request, token=path == "/oauth2/token")
+        self.count_request(request, token=path == "/oauth2/token")
         routes = {
             "/oauth2/token": ("POST", self._token),
             "/oauth2/validate": ("GET", self._validate),
@@ -135,7 +155,7 @@ class TwitchSandbox(SandboxBase):
         if form.get("grant_type") != "client_credentials":
             return _id_error(400, "invalid grant type")
         record = TokenRecord(client_id=client_id, expires_at=self.clock() + self.token_lifetime)
-        token = self._mint(record, length=30, alphabet=LOWER_ALNUM)
+        token = self.mint_token(record, length=30, alphabet=LOWER_ALNUM)
         body = {"access_token": token, "expires_in": self.token_lifetime, "token_type": "bearer"}
         return json_response(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
@@ -144,7 +164,7 @@ class TwitchSandbox(SandboxBase):
         if scheme.lower() not in ("oauth", "bearer") or not token.strip():
             return _id_error(401, "missing authorization token")
         now = self.clock()
-        record = self._tokens.get(token.strip())
+        record = self.find_token(token.strip())
         if record is None or not record.valid_at(now):
             return _id_error(401, "invalid access token")
         # App tokens: login and user_id are absent (observed), scopes empty.
@@ -159,7 +179,7 @@ class TwitchSandbox(SandboxBase):
             return _id_error(400, "missing client id")
         if client_id not in self.clients:
             return _id_error(404, "client does not exist")
-        record = self._tokens.get(token)
+        record = self.find_token(token)
         if record is None or record.client_id != client_id or record.revoked:
             return _id_error(400, "Invalid token")
         record.revoked = True
@@ -168,7 +188,7 @@ class TwitchSandbox(SandboxBase):
     # api.twitch.tv ------------------------------------------------------------------------
 
     def _handle_helix(self, request: httpx.Request) -> httpx.Response:
-        self._count(request, api=True)
+        self.count_request(request, api=True)
         endpoint = ENDPOINTS.get(request.url.path.rstrip("/"))
         if endpoint is None or request.method != "GET":
             return _helix_error(404, "")
@@ -179,7 +199,8 @@ class TwitchSandbox(SandboxBase):
             return _helix_error(401, failure, self._peek_headers(client_header) if known else None)
         allowed, headers = self._take_point(client_header)
         if not allowed:
-            # The 429 text is not documented; the envelope is (protocol-facts A.5).
+            # The 429 text is not documented; the envelope is
+            # (https://dev.twitch.tv/docs/api/guide/#twitch-rate-limits).
             return _helix_error(429, "Too Many Requests: the bucket for this client id is empty;"
                                 " retry after the Ratelimit-Reset epoch", headers)
         try:
@@ -196,7 +217,7 @@ class TwitchSandbox(SandboxBase):
             return "OAuth token is missing"
         if not client_id:
             return "Client-Id header required"  # as twitch-cli words it; Twitch undocumented
-        record = self._tokens.get(token)
+        record = self.find_token(token)
         if record is None or not record.valid_at(self.clock()):
             return "Invalid OAuth token"
         if record.client_id != client_id:

@@ -5,9 +5,10 @@ edges { cursor node { ... } } nodes { ... } pageInfo { ... } }`` and ``product(i
 other field gets a GraphQL error saying the sandbox does not support it: answering an
 unknown field with ``null`` would hide a manifest mistake.
 
-Cost follows Shopify's documented rules (protocol-facts B.3): an object costs 1, a scalar 0,
-a connection 2 plus ``first``/``last`` times the cost of one node; the actual cost counts the
-nodes returned. ``execute`` returns both; throttling is the caller's job.
+Cost follows Shopify's documented rules (https://shopify.dev/docs/api/usage/rate-limits):
+an object costs 1, a scalar 0, a connection 2 plus ``first``/``last`` times the cost of one
+node; the actual cost counts the nodes returned. ``execute`` returns both; throttling is the
+caller's job.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connector_sdk.sandbox.graphql import Field, Variable
+
 from ._data import ShopData
-from ._graphql import Field, Variable
 
 __all__ = ["ExecutionResult", "GraphQLError", "execute", "requested_cost"]
 

@@ -2,13 +2,14 @@
 
 Each endpoint takes the seeded ``TwitchData`` and the request's query parameters and returns
 the JSON body, or raises ``HelixError`` with the status and message Twitch documents (see
-``reference/twitch-helix-endpoints.txt``). Authentication and rate limits are the caller's
-(``_twitch.py``) job, so these functions can be read against the reference one by one.
+https://dev.twitch.tv/docs/api/reference). Authentication and rate limits are the caller's
+(``_emulator.py``) job, so these functions can be read against the reference one by one.
 
-Pagination follows the API guide (protocol-facts A.6): ``first`` 1-100 (default 20, 400
-outside), an opaque base64 cursor in ``pagination.cursor`` for ``after`` (and ``before`` where
-the endpoint lists it), and ``"pagination": {}`` on the last page. Cursors are base64 JSON
-like Twitch's own (``{"b":null,"a":{"Offset":20}}``); clients must treat them as opaque.
+Pagination follows the API guide (https://dev.twitch.tv/docs/api/guide/#pagination):
+``first`` 1-100 (default 20, 400 outside), an opaque base64 cursor in ``pagination.cursor``
+for ``after`` (and ``before`` where the endpoint lists it), and ``"pagination": {}`` on the
+last page. Cursors are base64 JSON like Twitch's own (``{"b":null,"a":{"Offset":20}}``);
+clients must treat them as opaque.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from .._http.seam import httpx
+import httpx
+
 from ._data import DATA_EPOCH, TwitchData
 
 __all__ = ["ENDPOINTS", "HelixError"]
