@@ -82,7 +82,7 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return 2
     from .._errors import ConnectorSDKError
-    from ._common import UsageError
+    from ._usage import UsageError
 
     module = importlib.import_module(f"connector_sdk.cli.{COMMANDS[args.command][0]}")
     try:

@@ -11,18 +11,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ConnectorSDKError
 from .._secrets import json_default
+from ._usage import UsageError
 
 if TYPE_CHECKING:
     from .._manifest.model import Service
     from .._runtime.runtime import Runtime
 
-__all__ = ["add_runtime_arguments", "emit_json", "make_runtime", "read_parameters"]
-
-
-class UsageError(ConnectorSDKError):
-    """A command-line mistake the message explains (exit 2)."""
+__all__ = ["UsageError", "add_runtime_arguments", "emit_json", "make_runtime", "read_parameters"]
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._usage import UsageError
+
 if TYPE_CHECKING:
     from ._validation import FileResult
 
@@ -27,17 +29,14 @@ def run(args: argparse.Namespace) -> int:
 
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
-        print(f"connector-sdk validate: no such file or directory: {', '.join(missing)}",
-              file=sys.stderr)
-        return 2
+        raise UsageError(f"no such file or directory: {', '.join(missing)}")
     if args.paths:
         results = validate_paths(args.paths, skip_undeclared=args.skip_undeclared)
     else:
         results = _installed_results()
         if not results:
-            print("connector-sdk validate: no path given and no installed plugin registers a"
-                  " manifest; pass files or directories", file=sys.stderr)
-            return 2
+            raise UsageError("no path given and no installed plugin registers a manifest; pass"
+                             " files or directories")
     report(results, args.format, sys.stdout)
     return 1 if any(r.problems for r in results) else 0
 

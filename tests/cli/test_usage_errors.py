@@ -22,6 +22,7 @@ CASES = [
     (["auth", "create", "twitch", "--name", "app", "--param", "client_secret=plain"],
      "connector-sdk auth create: secret parameter 'client_secret' cannot be given on the"),
     (["sandbox", "twitch", "--port", "70000"], "connector-sdk sandbox: --port must be from 0"),
+    (["validate", "missing.yaml"], "connector-sdk validate: no such file or directory"),
     (["nonsense"], "connector-sdk: error: argument COMMAND: invalid choice: 'nonsense'"),
 ]
 
