@@ -35,14 +35,17 @@ USER_AGENT = f"connector-sdk/{__version__}"
 class HttpSettings:
     """How the SDK talks HTTP; one value shared by API clients and token requests.
 
-    ``timeout`` bounds each of connect, read, write and pool waits, in seconds, and the whole
-    body of a token answer (a server dripping bytes cannot hold a token call).
+    ``timeout`` bounds each of connect, read, write and pool waits, in seconds, and, as one
+    total deadline, every exchange whose answer the SDK reads itself (token, revocation, 401
+    body, operation call): connect, headers and body together (``_http/body.py``), so a
+    server dripping bytes cannot hold a call.
     ``allow_loopback`` permits ``http://127.0.0.1``-style URLs (tests, sandboxes).
     ``transport``/``async_transport`` replace the network (routing, sandboxes); the SDK never
     closes a transport it was given. ``max_connections`` keeps pools modest (httpx's pool
     cost grows with its size). ``verify`` is passed to httpx (an ``ssl.SSLContext``, a CA
     bundle path or a bool). ``max_token_response_bytes`` bounds what is read from a token or
-    revocation endpoint, ``max_response_bytes`` what an operation reads from one API answer.
+    revocation endpoint, ``max_response_bytes`` what an operation reads from one API answer,
+    both counted in decoded bytes (a compressed body cannot expand past them in memory).
     """
 
     timeout: float = 10.0
