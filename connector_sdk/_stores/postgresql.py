@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .._errors import StoreError
+from .._secrets import MASK
 from .codec import Row
 from .crypto import SecretCipher
 from .protocol import now_text
@@ -232,8 +233,9 @@ class PostgreSQLStore(SQLStore):
         """A ``StoreError`` for a psycopg failure, with the fix and without the password."""
         psycopg = self._psycopg
         detail = " ".join(str(exc).split())
-        if self._password:
-            detail = detail.replace(self._password, "***")
+        if self._password:  # the one mask (a DSN carries the password percent-encoded too)
+            for form in {self._password, urllib.parse.quote(self._password, safe="")}:
+                detail = detail.replace(form, MASK)
         sqlstate = getattr(exc, "sqlstate", None) or ""
         if sqlstate == "28P01" or "password authentication failed" in detail:
             hint = "check the user name and password in CONNECTOR_SDK_STORE"
