@@ -34,6 +34,7 @@ from .servers import Exchange, LoopbackServer, Reply, Responder, Seen
 from .tokens import IssuedToken, TokenServer
 
 if TYPE_CHECKING:
+    from .conformance import ConnectorConformance
     from .emulators import make_emulator
     from .recording import Cassette, Interaction, RecordingTransport, ReplayTransport, Tape
     from .services import FAST_RETRY, authentication, loopback_service, make_runtime
@@ -42,6 +43,7 @@ __all__ = [
     "FAST_RETRY",
     "APIServer",
     "Cassette",
+    "ConnectorConformance",
     "Exchange",
     "FakeClock",
     "Interaction",
@@ -67,6 +69,7 @@ __all__ = [
 
 #: Names whose modules import httpx or pytest: loaded on first use.
 _LAZY = {
+    "ConnectorConformance": ".conformance",
     "make_emulator": ".emulators",
     "Cassette": ".recording",
     "Interaction": ".recording",

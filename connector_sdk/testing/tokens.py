@@ -92,7 +92,7 @@ class TokenServer:
         self.issued: list[str] = []
         self._tokens: dict[str, IssuedToken] = {}
         self._lock = threading.Lock()
-        self.server.route(path, self._answer, method="POST", host=host)
+        self.server.route(path, self.answer, method="POST", host=host)
         self.revocation_path = revocation_path
         if revocation_path is not None:
             self.server.route(revocation_path, self._revoke, method="POST", host=host)
@@ -158,7 +158,9 @@ class TokenServer:
 
     # -- the endpoints ----------------------------------------------------------------------
 
-    def _answer(self, exchange: Exchange) -> Reply:
+    def answer(self, exchange: Exchange) -> Reply:
+        """The endpoint's own answer to a token request: for a responder that delays or
+        wraps it (``fail_next(lambda ex: (ex.sleep(1), server.answer(ex))[1])``)."""
         form = exchange.seen.form()
         try:
             basic = _basic_credentials(exchange.headers.get("authorization", ""))
