@@ -14,6 +14,9 @@ and of the package's own schemas comes from ``build_validator``. What callers ma
 * **Validators are built once per owner**: ``Validators`` keeps them with the service or
   operation they belong to (a runtime's registry holds its own), never in a module global.
   The compiled regexes live in each validator's format checker, so they go with it too.
+* **Matching is bounded at validate time**: ``with_budget`` charges a document's matches to a
+  ``MatchBudget``, so a megabyte-long default cannot hold CI (at run time a pattern is the
+  connector's own, and RE2 keeps it linear in the input).
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from typing import Any
 from .._errors import ManifestError
 from .._problems import format_path
 from .package import package_registry
-from .regex import RegexError, compile_pattern
+from .regex import RegexError, check_pattern, compile_pattern
 from .schema_policy import policy_findings
 
-__all__ = ["Validators", "build_validator", "plain"]
+__all__ = ["MatchBudget", "MatchBudgetExceeded", "Validators", "build_validator", "plain",
+           "with_budget"]
 
 
 @cache
@@ -37,37 +41,70 @@ def _formats_class() -> Any:
     from jsonschema import FormatChecker
 
     class Formats(FormatChecker):  # type: ignore[misc]
-        def __init__(self, *, asserted: bool = True) -> None:
+        def __init__(self, *, asserted: bool = True, budget: MatchBudget | None = None,
+                     patterns: dict[str, Any] | None = None) -> None:
             super().__init__(None if asserted else ())
-            self.patterns: dict[str, Any] = {}
+            self.asserted = asserted
+            self.budget = budget
+            self.patterns: dict[str, Any] = {} if patterns is None else patterns
             if asserted:
                 self.checks("regex", raises=RegexError)(_is_regex)
 
-        def pattern(self, text: str) -> Any:
-            compiled = self.patterns.get(text)
+        def search(self, pattern: str, text: str) -> bool:
+            compiled = self.patterns.get(pattern)
             if compiled is None:
-                compiled = self.patterns[text] = compile_pattern(text)
-            return compiled
+                compiled = self.patterns[pattern] = compile_pattern(pattern)
+            if self.budget is not None:
+                self.budget.charge(len(text), compiled.programsize)
+            return compiled.search(text) is not None
 
     return Formats
 
 
+class MatchBudget:
+    """What ``validate`` may spend matching a document's values (defaults, workflow literals)
+    against its patterns, in instructions x characters: at worst about 10 ns each, so the
+    default bounds one document to a fraction of a second however long its values are."""
+
+    LIMIT = 20_000_000
+
+    def __init__(self, limit: int = LIMIT) -> None:
+        self.left = limit
+
+    def charge(self, characters: int, instructions: int) -> None:
+        self.left -= (characters + 1) * instructions
+        if self.left < 0:
+            raise MatchBudgetExceeded
+
+
+class MatchBudgetExceeded(Exception):
+    """The document's values are too long to check against its patterns within the budget."""
+
+
+def with_budget(validator: Any, budget: MatchBudget) -> Any:
+    """``validator`` charging its pattern matches to ``budget`` (its compiled patterns kept)."""
+    formats = validator.format_checker
+    return validator.evolve(format_checker=_formats_class()(
+        asserted=formats.asserted, budget=budget, patterns=formats.patterns))
+
+
 def _is_regex(value: object) -> bool:
     if isinstance(value, str):
-        compile_pattern(value)  # not kept: a value is not one of the schema's patterns
+        check_pattern(value)  # not kept: a value is not one of the schema's patterns
     return True
 
 
-def _compiled(validator: Any, pattern: str) -> Any:
+def _search(validator: Any, pattern: str, text: str) -> bool:
     formats = validator.format_checker
-    return formats.pattern(pattern) if hasattr(formats, "pattern") else compile_pattern(pattern)
+    if hasattr(formats, "patterns"):
+        return bool(formats.search(pattern, text))
+    return compile_pattern(pattern).search(text) is not None  # a format checker of the caller's
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Any:
     from jsonschema.exceptions import ValidationError
 
-    if validator.is_type(instance, "string") and not _compiled(validator, pattern).search(
-            instance):
+    if validator.is_type(instance, "string") and not _search(validator, pattern, instance):
         yield ValidationError(f"does not match {pattern!r}")
 
 
@@ -77,9 +114,8 @@ def _pattern_properties(
     if not validator.is_type(instance, "object"):
         return
     for pattern, subschema in patterns.items():
-        compiled = _compiled(validator, pattern)
         for key, value in instance.items():
-            if compiled.search(key):
+            if _search(validator, pattern, key):
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
@@ -93,9 +129,9 @@ def _additional_properties(
     if not validator.is_type(instance, "object"):
         return
     properties = schema.get("properties", {})
-    compiled = [_compiled(validator, p) for p in schema.get("patternProperties", {})]
+    patterns = list(schema.get("patternProperties", {}))
     extras = [key for key in instance if key not in properties
-              and not any(c.search(key) for c in compiled)]
+              and not any(_search(validator, p, key) for p in patterns)]
     if validator.is_type(additional, "object"):
         for extra in extras:
             yield from validator.descend(instance[extra], additional, path=extra)

@@ -38,7 +38,7 @@ from typing import Any
 
 from .._hints import did_you_mean
 from .._problems import Problem
-from .dialect import build_validator
+from .dialect import MatchBudget, MatchBudgetExceeded, build_validator, with_budget
 from .embedded import meta_schema_error, policy_problems
 from .host_values import value_pattern_is_host_safe
 from .hosts import host_allowed, host_pattern_problems
@@ -164,7 +164,8 @@ def _parameter_schema_problems(
                 ("parameters", "required"), "PARAMETER-REQUIRED-UNKNOWN",
                 f"'{name}' is required but not declared under parameters.properties"
                 + did_you_mean(name, params)))
-    root = None if refused else build_validator(parameters, name="parameters")
+    root = None if refused else with_budget(build_validator(parameters, name="parameters"),
+                                            MatchBudget())
     for name, prop in params.items():
         where = ("parameters", "properties", name)
         if name in TOKEN_FIELDS:
@@ -183,7 +184,13 @@ def _parameter_schema_problems(
                                         " stored in a manifest; remove the default", key=True))
         elif "default" in prop and root is not None:
             # evolve() keeps the root's resolver: '#/$defs/x' means the same as at run time
-            errors = list(root.evolve(schema=prop).iter_errors(prop["default"]))
+            try:
+                errors = list(root.evolve(schema=prop).iter_errors(prop["default"]))
+            except MatchBudgetExceeded:
+                problems.append(doc.problem((*where, "default"), "PARAMETER-DEFAULT-INVALID",
+                                            f"the default of '{name}' is too long to check"
+                                            " against the schema's patterns: shorten it"))
+                continue
             if errors:
                 problems.append(doc.problem((*where, "default"), "PARAMETER-DEFAULT-INVALID",
                                             f"the default of '{name}' does not satisfy its own"

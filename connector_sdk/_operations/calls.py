@@ -5,7 +5,9 @@ Python handler a plugin registered (``register_operation_handlers``). What calle
 
 * the input is checked against the operation's input schema before anything is sent (not
   even a token request); ``OperationError`` lists every invalid field by JSON path, never a
-  value. Validators are built once per operation and reused;
+  value. Validators are built once per operation and reused; patterns run in RE2, and an
+  input with more than 4,096 characters of text is checked in a worker thread, so checking
+  a megabyte never stalls the event loop;
 * a value placed in the path is percent-encoded as one segment (``/``, ``?``, ``#`` encoded;
   empty, ``.`` and ``..`` refused); the query string is built by httpx from pairs, an absent
   or null input drops its parameter and a list repeats it (``login=a&login=b``);
@@ -25,6 +27,7 @@ in ``handlers``, and the body is read and the provider's error text taken in ``r
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -37,7 +40,7 @@ from .._manifest.model import Authentication, OperationSpec, Service
 from .._runtime.sync import run_sync
 from .exchange import Call, build_request
 from .handlers import OperationContext, run_handler
-from .inputs import validate_input
+from .inputs import OFF_LOOP_TEXT, text_size, validate_input
 from .pagination import PageLimits, PaginationError, iterate_items, nest
 from .ratelimit import RateLimiter, RateLimitPolicy
 
@@ -68,11 +71,12 @@ class _Prepared:
 
 
 def _prepare(
-    runtime: Runtime, operation: str, authentication: str | Authentication, input: Any
+    runtime: Runtime, operation: str, authentication: str | Authentication, input: Any,
+    *, values: dict[str, Any] | None = None,
 ) -> _Prepared:
     service, spec = runtime.services.operation(operation)
     name = f"{service.id}.{spec.id}"
-    values = validate_input(name, spec, input)
+    values = validate_input(name, spec, input) if values is None else values
     if isinstance(authentication, Authentication):
         auth = authentication
         if auth.service.id != service.id:
@@ -152,9 +156,22 @@ async def call_operation(
     ``AuthenticationMismatch`` (an authentication of another service).
     ``policy`` bounds the rate-limit waits of this call (default ``RateLimitPolicy()``).
     """
-    prepared = _prepare(runtime, operation, authentication, input)
+    prepared = await _prepare_off_loop(runtime, operation, authentication, input)
     async with _open_call(runtime, prepared, limits, client, policy) as call:
         return await _output(call, prepared.values)
+
+
+async def _prepare_off_loop(
+    runtime: Runtime, operation: str, authentication: str | Authentication, input: Any
+) -> _Prepared:
+    """``_prepare``, with a large input checked in a worker thread: matching a pattern costs
+    time in proportion to the text (RE2 is linear, and releases the GIL), so the event loop
+    keeps running while a megabyte is checked."""
+    if text_size(input, OFF_LOOP_TEXT) <= OFF_LOOP_TEXT:
+        return _prepare(runtime, operation, authentication, input)
+    service, spec = runtime.services.operation(operation)
+    values = await asyncio.to_thread(validate_input, f"{service.id}.{spec.id}", spec, input)
+    return _prepare(runtime, operation, authentication, input, values=values)
 
 
 def stream_items(

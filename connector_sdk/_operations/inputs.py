@@ -20,7 +20,26 @@ from .._manifest.model import OperationSpec
 from .._manifest.schema_errors import describe, missing_property, shown, unknown_properties
 from .._problems import format_path
 
-__all__ = ["validate_input"]
+__all__ = ["OFF_LOOP_TEXT", "text_size", "validate_input"]
+
+#: Characters of text in an input above which the async entry points check it in a thread.
+OFF_LOOP_TEXT = 4096
+
+
+def text_size(value: Any, limit: int) -> int:
+    """Characters in the strings (keys too) of ``value``; counting stops past ``limit``."""
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return total
 
 
 def _describe(error: Any) -> tuple[str, str]:

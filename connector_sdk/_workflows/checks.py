@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._hints import closest, did_you_mean, json_type
+from .._manifest.dialect import MatchBudget, MatchBudgetExceeded, with_budget
 from .._manifest.reader import Document
 from .._manifest.schema_errors import (
     describe,
@@ -77,6 +78,7 @@ class _Checker:
         self.inputs: dict[str, Any] = self.data.get("inputs") or {}
         self.steps: list[dict[str, Any]] = self.data["steps"]
         self.order: dict[str, int] = {}
+        self.match_budget = MatchBudget()  # the document's, for literal inputs vs patterns
 
     def add(self, path: Path_, rule: str, message: str, *, key: bool = False) -> None:
         self.problems.append(self.doc.problem(path, rule, message, key=key))
@@ -253,7 +255,14 @@ class _Checker:
             self.add(path, "WORKFLOW-OPERATION-UNKNOWN", f"step '{step['id']}': {exc}")
             return
         inputs = step.get("inputs") or {}
-        for error in validator.iter_errors(inputs):
+        try:
+            errors = list(with_budget(validator, self.match_budget).iter_errors(inputs))
+        except MatchBudgetExceeded:
+            self.add(("steps", index, "inputs"), "WORKFLOW-STEP-INPUT-INVALID",
+                     f"step '{step['id']}': the literal inputs are too long to check against"
+                     f" the patterns of {step['operation']}: shorten them")
+            return
+        for error in errors:
             if _depends_on_run_time(inputs, error):
                 continue
             self.problems.append(_input_problem(self.doc, index, step, error))

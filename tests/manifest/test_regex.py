@@ -80,7 +80,8 @@ def test_a_hostile_default_a_hundred_thousand_characters_long_validates_at_once(
     ("^(a)\\1$", "REGEX-UNSUPPORTED", "backreference ('\\1')"),
     ("^(?<x>a)\\k<x>$", "REGEX-UNSUPPORTED", "backreference ('\\k<name>')"),
     ("^a{1001}$", "REGEX-UNSUPPORTED", "more than 1000 times"),
-    ("^\\p{L}{1000}$", "REGEX-UNSUPPORTED", "memory bound"),
+    ("^\\p{L}{1000}$", "REGEX-UNSUPPORTED", "more than 2,000 instructions"),
+    (".{1000}", "REGEX-UNSUPPORTED", "compiles to 8,004 instructions, more than 2,000"),
     ("^a\\Z", "REGEX-UNSUPPORTED", "invalid escape sequence: \\Z"),
 ])
 @pytest.mark.parametrize("with_default", [False, True])
@@ -135,13 +136,35 @@ def test_ecma_262_spellings_work_and_dollar_is_the_very_end() -> None:
     assert not validator.is_valid({**base, "client_id": "xyz"})
 
 
+def test_a_default_too_long_to_check_within_the_budget_is_a_problem_not_a_stall() -> None:
+    pattern = "(a|b){300}x"  # about 900 instructions, each alive for every character
+    found = rules(manifest({"pattern": pattern, "default": "ab" * 500_000}))
+    assert found == {"PARAMETER-DEFAULT-INVALID": [
+        "the default of 'client_id' is too long to check against the schema's patterns:"
+        " shorten it"]}
+
+
+def test_workflow_literals_too_long_to_check_are_a_problem_not_a_stall() -> None:
+    service, problems = load_manifest(manifest({}, {"id": {"type": "string",
+                                                           "pattern": "(a|b){300}x"}}))
+    assert service is not None, problems
+    doc, _ = load_yaml(yaml.safe_dump({
+        "workflow_version": 1,
+        "steps": [{"id": "one", "operation": "acme.get_thing", "authentication": "a",
+                   "inputs": {"id": "ab" * 500_000}}]}), "flow.yaml")
+    assert doc is not None
+    [problem] = check_workflow_document(doc, services=ServiceRegistry(services={"acme": service}))
+    assert problem.rule == "WORKFLOW-STEP-INPUT-INVALID"
+    assert "too long to check" in problem.message
+
+
 def test_the_regex_budget_bounds_a_file_of_many_large_patterns() -> None:
     budget = RegexBudget(limit=50_000)
-    errors = [budget.check(f"^[^{i % 50}]{{1000}}$") for i in range(200)]
+    errors = [budget.check(f"^[^{i % 50}]{{200}}$") for i in range(200)]
     assert errors[0] is None
     refused = [e for e in errors if e is not None]
     assert refused and all(e.unsupported and "budget" in str(e) for e in refused)
-    assert budget.check("^[^0]{1000}$") is None  # already compiled: counted once
+    assert budget.check("^[^0]{200}$") is None  # already compiled: counted once
 
 
 def test_compile_pattern_refuses_with_typed_errors() -> None:
@@ -226,3 +249,27 @@ def test_a_service_built_around_validate_with_a_bad_pattern_is_refused_typed(
     with pytest.raises(ManifestError, match="REGEX-UNSUPPORTED"):
         runtime.create_authentication("acme", "a", {"tenant": "t1", "client_id": "c",
                                                     "client_secret": "s"})
+
+
+def test_a_large_input_is_checked_in_a_worker_thread_and_a_small_one_on_the_loop(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from connector_sdk._operations import calls
+
+    service = installed(runtime, manifest({}, {"id": {"type": "string", "pattern": EVIL}}))
+    auth = Authentication("a", service, {"tenant": "t1", "client_id": "c", "client_secret": "s"})
+    threads: list[str] = []
+    checked = calls.validate_input
+
+    def recording(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return checked(*args)
+
+    monkeypatch.setattr(calls, "validate_input", recording)
+    for text in (HOSTILE, "a" * 100 + "!"):
+        with pytest.raises(OperationError, match="does not match the pattern"):
+            asyncio.run(call_operation(runtime, "acme.get_thing", auth, {"id": text}))
+    main = threading.main_thread().name
+    assert threads[0] != main and threads[1] == main
