@@ -153,7 +153,7 @@ class ReliabilityCollector:
             fig.canary_leaks += sum(props.get("reliability.canary.leaks", []))
             if test.leaked:
                 fig.canary_leaks += 1
-            if path.endswith("tests/reliability/test_fuzz.py"):
+            if "tests/reliability/test_fuzz" in path:  # test_fuzz.py, test_fuzz_*.py
                 if test.outcome == "xfailed" or "reliability.fuzz.known_defects" in props:
                     fig.fuzz_known_defects += test.outcome == "xfailed"
                 elif test.outcome != "skipped":
