@@ -12,6 +12,7 @@ fails the test.
 from __future__ import annotations
 
 import json
+import os
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -97,7 +98,7 @@ def _cli(env: ConformanceEnv, monkeypatch: pytest.MonkeyPatch,
          operation: tuple[str, dict[str, Any], str, str] | None) -> None:
     from ..cli import main
 
-    for name in [n for n in __import__("os").environ if n.startswith("CONNECTOR_SDK_")]:
+    for name in [n for n in os.environ if n.startswith("CONNECTOR_SDK_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("CONNECTOR_SDK_HOME", str(env.home))
     monkeypatch.setenv("CONNECTOR_SDK_SANDBOX_URL", env.server.url)
