@@ -25,16 +25,30 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-loopback", action="store_true",
                         help="allow plain http to 127.0.0.1/localhost (tests, local servers);"
                              " also CONNECTOR_SDK_ALLOW_LOOPBACK=1")
+    parser.add_argument("--local-server", metavar="URL",
+                        help="send every request (token endpoint too) to this server on"
+                             " loopback, keeping real URLs and Host headers, for development;"
+                             " it receives the credentials. Also CONNECTOR_SDK_SANDBOX_URL")
 
 
 def make_runtime(args: argparse.Namespace, **kwargs: Any) -> Runtime:
     from .._runtime.runtime import Runtime
+    from ._local_server import check_local_server, note
 
     allow = True if getattr(args, "allow_loopback", False) else None
-    route = os.environ.get("CONNECTOR_SDK_SANDBOX_URL")
-    if route and not kwargs.get("sandbox"):
-        print(f"note: CONNECTOR_SDK_SANDBOX_URL is set: every request goes to {route}, not to"
-              " the services' real hosts", file=sys.stderr)
+    flag = getattr(args, "local_server", None)
+    source = "--local-server" if flag else "CONNECTOR_SDK_SANDBOX_URL"
+    route = flag or os.environ.get("CONNECTOR_SDK_SANDBOX_URL")
+    if route and kwargs.get("sandbox"):
+        if flag:
+            raise UsageError("--local-server and --sandbox exclude each other: the sandbox"
+                             " answers in-process, the local server over loopback")
+    elif route:
+        try:
+            kwargs["sandbox_url"] = check_local_server(route, source=source)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        print(note(kwargs["sandbox_url"], source), file=sys.stderr)
     return Runtime(allow_loopback=allow, **kwargs)
 
 

@@ -80,7 +80,7 @@ goes to a server on 127.0.0.1 instead of the real hosts, with its real URL and `
 kept, so the manifest is not edited:
 
 ```console
-$ connector-sdk auth create {name} --name dev --local-server http://127.0.0.1:8080 \\
+$ connector-sdk auth create {name} --name dev \\
     {" ".join(f"--param {k}={v}" for k, v in params.items())} --param client_secret=@env:SECRET
 $ connector-sdk call {name}.list_items --auth dev --local-server http://127.0.0.1:8080
 ```
