@@ -13,6 +13,7 @@ keyword-only arguments so that it is data, not interpolated text.
     ├── ParameterError           authentication parameters do not satisfy the service's schema
     ├── AuthenticationMismatch   the authentication is of another service than the one called
     ├── NetworkPolicyError       a rendered URL is not allowed (scheme, host, injection)
+    ├── ConfigError              a setting (HttpSettings, HTTPS_PROXY...) is unusable
     ├── StoreError               the authentication store cannot be used
     │   ├── AuthenticationNotFound
     │   ├── AuthenticationExists
@@ -21,7 +22,8 @@ keyword-only arguments so that it is data, not interpolated text.
     ├── TokenError               no access token could be obtained
     │   ├── TokenTransportError  timeout or connection failure talking to the token endpoint
     │   ├── TokenEndpointError   the token endpoint answered with an error status
-    │   └── TokenResponseError   the token endpoint answered 200 with an unusable body
+    │   ├── TokenResponseError   the token endpoint answered 200 with an unusable body
+    │   └── SecretReferenceError a parameter's secret reference cannot be resolved
     ├── APIError                 an API request failed (status, provider message)
     │   ├── UnauthorizedError    the API rejected a freshly obtained token too
     │   └── RateLimitError       still rate limited after waiting within the bounds
@@ -45,6 +47,7 @@ __all__ = [
     "AuthenticationExists",
     "AuthenticationMismatch",
     "AuthenticationNotFound",
+    "ConfigError",
     "ConnectorSDKError",
     "EmulatorNotFound",
     "EventLoopError",
@@ -55,6 +58,7 @@ __all__ = [
     "PluginError",
     "RateLimitError",
     "SecretKeyError",
+    "SecretReferenceError",
     "ServiceNotFound",
     "StoreError",
     "TokenEndpointError",
@@ -156,6 +160,15 @@ class NetworkPolicyError(ConnectorSDKError):
         self.service = service
 
 
+class ConfigError(ConnectorSDKError):
+    """A setting cannot be used (a proxy URL in ``HttpSettings.proxy`` or ``HTTPS_PROXY``...);
+    ``setting`` names it. The message never quotes a credential the setting holds."""
+
+    def __init__(self, message: str, *, setting: str) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
 class StoreError(ConnectorSDKError):
     """The authentication store cannot be opened, read or written."""
 
@@ -228,6 +241,21 @@ class TokenEndpointError(TokenError):
 
 class TokenResponseError(TokenError):
     """The token endpoint answered 200 but the body is not a usable token (RFC 6749 §5.1)."""
+
+
+class SecretReferenceError(TokenError):
+    """A parameter's value is a secret reference (``{"$secret": "env:NAME"}``) that cannot be
+    resolved now: unknown scheme, missing variable, file or keyring entry, a resolver that
+    failed. ``parameter`` and ``scheme`` name it; the message never shows a secret value.
+    Permanent: retrying the token request cannot help until the operator fixes the source."""
+
+    permanent = True
+
+    def __init__(self, message: str, *, service: str, authentication: str, parameter: str,
+                 scheme: str) -> None:
+        super().__init__(message, service=service, authentication=authentication)
+        self.parameter = parameter
+        self.scheme = scheme
 
 
 class APIError(ConnectorSDKError):

@@ -137,16 +137,28 @@ class _ResponseStream(httpx.SyncByteStream):
 
 
 class DeadlineTransport(httpx.BaseTransport):
-    """``httpx.HTTPTransport`` (HTTP/1.1, no proxy) over the deadline-aware backend."""
+    """``httpx.HTTPTransport`` (HTTP/1.1) over the deadline-aware backend; with ``proxy``,
+    through that HTTP proxy (CONNECT for https targets), as httpx's transport does."""
 
-    def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits) -> None:
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_Backend(),
-        )
+    def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits,
+                 proxy: httpx.Proxy | None = None) -> None:
+        pool: dict[str, typing.Any] = {
+            "ssl_context": ssl_context,
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+            "network_backend": _Backend(),
+        }
+        self._pool: httpcore.ConnectionPool
+        if proxy is None:
+            self._pool = httpcore.ConnectionPool(**pool)
+        else:
+            url = proxy.url
+            self._pool = httpcore.HTTPProxy(
+                proxy_url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host,
+                                       port=url.port, target=url.raw_path),
+                proxy_auth=proxy.raw_auth, proxy_headers=proxy.headers.raw,
+                proxy_ssl_context=proxy.ssl_context, **pool)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.SyncByteStream)

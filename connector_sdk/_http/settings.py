@@ -12,11 +12,12 @@ import importlib
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._version import __version__
 from .decoding import ACCEPT_ENCODING
+from .proxy import describe, proxy_mounts, proxy_routes
 from .seam import httpx
 
 __all__ = [
@@ -46,6 +47,12 @@ class HttpSettings:
     bundle path or a bool). ``max_token_response_bytes`` bounds what is read from a token or
     revocation endpoint, ``max_response_bytes`` what an operation reads from one API answer,
     both counted in decoded bytes (a compressed body cannot expand past them in memory).
+
+    ``proxy`` (``http://[user:password@]host:port``) sends every request through that proxy,
+    except hosts in ``no_proxy`` (``NO_PROXY`` syntax); without it and with ``trust_env``,
+    ``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``/``NO_PROXY`` apply, to token, API and
+    revocation requests alike (``_http/proxy.py``). The proxy's credentials never show in
+    this object's repr.
     """
 
     timeout: float = 10.0
@@ -61,6 +68,22 @@ class HttpSettings:
     user_agent: str = USER_AGENT
     max_token_response_bytes: int = 256 * 1024
     max_response_bytes: int = 64 * 1024 * 1024
+    proxy: str | None = field(default=None, repr=False)
+    no_proxy: str | None = None
+    trust_env: bool = True
+
+    def __repr__(self) -> str:
+        shown = []
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            shown.append(f"{name}={describe(value)!r}" if name == "proxy" and value
+                         else f"{name}={value!r}")
+        return f"HttpSettings({', '.join(shown)})"
+
+    def proxy_routes(self) -> dict[str, httpx.Proxy | None]:
+        """httpx mount patterns to their proxy (None: direct); empty when no proxy applies.
+        Raises ``ConfigError`` naming the setting or variable when a proxy URL is unusable."""
+        return proxy_routes(proxy=self.proxy, no_proxy=self.no_proxy, trust_env=self.trust_env)
 
     def httpx_timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.timeout)
@@ -100,6 +123,9 @@ def _common(settings: HttpSettings) -> dict[str, Any]:
     return {
         "timeout": settings.httpx_timeout(),
         "limits": settings.limits(),
+        # proxies come from settings.proxy_routes() for every client, so httpx must not add
+        # its own reading of the environment to the async ones only
+        "trust_env": False,
         "follow_redirects": False,
         # only codings the SDK's readers decode within bounds (decoding.py)
         "headers": {"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
@@ -112,25 +138,36 @@ def new_client(
     """A plain sync client with the settings' transport, timeouts and limits (no auth).
 
     Without a transport of the caller's, requests go through ``DeadlineTransport``, so the
-    bounded readers' total deadline holds at every socket operation.
+    bounded readers' total deadline holds at every socket operation, directly or through
+    the proxy the settings or the environment name.
     """
     from .deadline import DeadlineTransport
 
     transport = settings.transport
+    mounts: dict[str, httpx.BaseTransport | None] = {}
     if transport is None:
         context = ssl_context if ssl_context is not None else make_ssl_context(settings)
         transport = DeadlineTransport(context, settings.limits())
-    return httpx.Client(transport=transport, **{**_common(settings), **kwargs})
+        mounts = proxy_mounts(settings.proxy_routes(), lambda proxy: DeadlineTransport(
+            context, settings.limits(), proxy=proxy))
+    return httpx.Client(transport=transport, mounts=mounts or None,
+                        **{**_common(settings), **kwargs})
 
 
 def new_async_client(
     settings: HttpSettings, *, ssl_context: ssl.SSLContext | None = None, **kwargs: Any
 ) -> httpx.AsyncClient:
-    """A plain async client with the settings' async transport, timeouts and limits."""
-    verify = ssl_context if ssl_context is not None else settings.verify
+    """A plain async client with the settings' async transport, timeouts and limits, and the
+    same proxy routes as ``new_client``."""
+    # httpx's environment reading is off (_common): SSL_CERT_FILE is read by make_ssl_context
+    context = ssl_context if ssl_context is not None else make_ssl_context(settings)
+    mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
+    if settings.async_transport is None:
+        mounts = proxy_mounts(settings.proxy_routes(), lambda proxy: httpx.AsyncHTTPTransport(
+            verify=context, limits=settings.limits(), proxy=proxy))
     return httpx.AsyncClient(
-        transport=settings.async_transport, verify=verify, **{**_common(settings), **kwargs}
-    )
+        transport=settings.async_transport, verify=context, mounts=mounts or None,
+        **{**_common(settings), **kwargs})
 
 
 @contextmanager
