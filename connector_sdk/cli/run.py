@@ -39,6 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              " plugins) with throwaway authentications (nothing leaves the"
                              " process)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    parser.add_argument("--engine", choices=("local", "temporal"), default="local",
+                        help="local: run here (default); temporal: on Temporal workers"
+                             " (docs/temporal.md, extra connector-sdk[temporal])")
+    parser.add_argument("--temporal", metavar="HOST:PORT", help="with --engine temporal: the"
+                        " Temporal server")
+    parser.add_argument("--task-queue", metavar="QUEUE", help="with --engine temporal: the"
+                        " workers' task queue")
+    parser.add_argument("--namespace", default="default", help=argparse.SUPPRESS)
+    parser.add_argument("--no-wait", action="store_true", help="with --engine temporal:"
+                        " print the workflow id and return (see `connector-sdk runs show`)")
     add_runtime_arguments(parser)
 
 
@@ -64,8 +74,16 @@ def run(args: argparse.Namespace) -> int:
                                    or any(s.foreach for s in workflow.steps))
         progress = _Progress(sys.stderr) if show else None
         try:
-            result = run_workflow_sync(runtime, workflow, inputs,
-                                       on_event=progress.event if progress else None)
+            if args.engine == "temporal":
+                from ._temporal import start_on_temporal
+
+                started = start_on_temporal(args, runtime, workflow, inputs)
+                if started is None:  # --no-wait: the id is printed
+                    return 0
+                result = started
+            else:
+                result = run_workflow_sync(runtime, workflow, inputs,
+                                           on_event=progress.event if progress else None)
         except WorkflowError as exc:
             raise UsageError(f"{exc} (nothing was sent)") from None
     if args.format == "json":

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from ..._operations.ratelimit import RateLimitPolicy
     from ..._runtime.runtime import Runtime
 
-__all__ = ["run_workflow", "run_workflow_sync"]
+__all__ = ["preflight", "run_workflow", "run_workflow_sync"]
 
 
 async def run_workflow(
@@ -90,6 +90,24 @@ def run_workflow_sync(
     return run_sync(
         lambda: run_workflow(runtime, workflow, inputs, on_event=on_event, policy=policy),
         entry_point="run_workflow_sync", use="run_workflow", about=f"workflow '{workflow.name}'")
+
+
+def preflight(runtime: Runtime, workflow: Workflow, inputs: Mapping[str, Any]) -> None:
+    """What every executor checks before the first request: each operation is known and each
+    foreach list that depends only on ``inputs`` is a list within the limit; else
+    ``WorkflowError`` naming the step."""
+    for step in workflow.steps:
+        try:
+            runtime.services.operation(step.operation)
+        except ConnectorSDKError as exc:
+            raise WorkflowError(f"step '{step.id}': {exc}", step=step.id) from None
+        if step.foreach is None or any(r.root == "steps" for r in step.foreach.references):
+            continue
+        try:
+            items = step.foreach.render({"inputs": inputs})
+        except WorkflowError as exc:
+            raise WorkflowError(f"step '{step.id}' foreach: {exc}", step=step.id) from None
+        check_items(step, items)
 
 
 class _Run:
@@ -153,18 +171,7 @@ class _Run:
     # -- before any request -------------------------------------------------------------------
 
     def _preflight_static(self) -> None:
-        for step in self.workflow.steps:
-            try:
-                self.runtime.services.operation(step.operation)
-            except ConnectorSDKError as exc:
-                raise WorkflowError(f"step '{step.id}': {exc}", step=step.id) from None
-            if step.foreach is None or any(r.root == "steps" for r in step.foreach.references):
-                continue
-            try:
-                items = step.foreach.render({"inputs": self.inputs})
-            except WorkflowError as exc:
-                raise WorkflowError(f"step '{step.id}' foreach: {exc}", step=step.id) from None
-            check_items(step, items)
+        preflight(self.runtime, self.workflow, self.inputs)
 
     def _resolve_authentications(self) -> dict[str, Any] | None:
         for step in self.workflow.steps:
