@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("worker", "run workflow steps as a Temporal worker (extra: [temporal])"),
     "runs": ("runs", "show a Temporal run's status and result (runs show ID)"),
     "new": ("new", "scaffold a connector distribution (manifest, plugin, tests with the kit)"),
+    "docs": ("docs", "a service's reference page in Markdown, from its manifest"),
+    "schema": ("schema", "print the JSON Schema of manifests or workflows (for editors)"),
 }
 
 
