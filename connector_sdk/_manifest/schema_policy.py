@@ -40,8 +40,8 @@ _REFERENCES = ("$ref", "$dynamicRef")
 class RegexBudget:
     """Compiles each distinct pattern of one document once, within a total size.
 
-    RE2 bounds each pattern (``regex.MAX_PATTERN_MEMORY``); this bounds their sum, so a file
-    of thousands of large patterns costs ``validate`` at most a fraction of a second.
+    ``regex.check_pattern`` bounds each pattern (``MAX_PROGRAM_SIZE``); this bounds their
+    sum, so a file of thousands of large patterns costs ``validate`` a fraction of a second.
     """
 
     #: RE2 program instructions for all the patterns of one document (one pattern may have

@@ -164,8 +164,9 @@ def _parameter_schema_problems(
                 ("parameters", "required"), "PARAMETER-REQUIRED-UNKNOWN",
                 f"'{name}' is required but not declared under parameters.properties"
                 + did_you_mean(name, params)))
-    root = None if refused else with_budget(build_validator(parameters, name="parameters"),
-                                            MatchBudget())
+    defaults = any("default" in prop for prop in params.values())
+    root = None if refused or not defaults else with_budget(
+        build_validator(parameters, name="parameters"), MatchBudget())
     for name, prop in params.items():
         where = ("parameters", "properties", name)
         if name in TOKEN_FIELDS:

@@ -118,12 +118,15 @@ def validate_paths(paths: Iterable[Path], *, skip_undeclared: bool = False) -> l
         else:
             docs.append((index, doc, load_problems))
     local: list[Service] = []
+    workflows = any(_is_workflow(doc) for _, doc, _ in docs)
+    merged: ServiceRegistry | None = None
     for index, doc, load_problems in sorted(docs, key=lambda d: _is_workflow(d[1])):
-        services = _with_local(local) if _is_workflow(doc) and local else None
-        result = validate_document(doc, services=services)
+        if _is_workflow(doc) and local and merged is None:
+            merged = _with_local(local)
+        result = validate_document(doc, services=merged if _is_workflow(doc) else None)
         result.problems = sorted(set(load_problems + result.problems),
                                  key=lambda p: (p.line, p.column, p.rule, p.message))
-        if result.kind == "manifest" and not result.problems:
+        if workflows and result.kind == "manifest" and not result.problems:
             from .._manifest.loader import build_service
 
             local.append(build_service(doc.data, source=doc.file))
