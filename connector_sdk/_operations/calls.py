@@ -42,7 +42,7 @@ from .exchange import Call, build_request
 from .handlers import OperationContext, run_handler
 from .inputs import OFF_LOOP_TEXT, text_size, validate_input
 from .pagination import PageLimits, PaginationError, iterate_items, nest
-from .ratelimit import RateLimiter, RateLimitPolicy
+from .ratelimit import RateLimiter, RateLimitPolicy, bucket_for
 
 if TYPE_CHECKING:
     from .._runtime.runtime import Runtime
@@ -105,7 +105,8 @@ async def _open_call(
         limiter=RateLimiter(policy or RateLimitPolicy(), service=prepared.service.id,
                             operation=prepared.name,
                             authentication=prepared.authentication.name),
-        limits=limits or PageLimits(), secrets=secret_strings(prepared.authentication))
+        limits=limits or PageLimits(), secrets=secret_strings(prepared.authentication),
+        bucket=bucket_for(runtime, prepared.authentication, prepared.operation))
     try:
         yield call
     finally:

@@ -5,7 +5,9 @@ exchange. What callers may rely on:
 
 * a value placed in the path is percent-encoded as one segment; the query string is built
   by httpx from pairs (``render_path``, ``render_query``);
-* ``send`` waits out rate limits within the call's ``RateLimiter`` and raises ``APIError``
+* ``send`` paces each request through the runtime's shared bucket for the authentication
+  (when the operation declares ``rate_limit``), waits out 429s within the call's
+  ``RateLimiter`` and raises ``APIError``
   (naming the service, operation and authentication, with the provider's scrubbed message)
   for a 4xx/5xx answer, a timeout or an unreachable host;
 * every pagination ``Link`` passes the network policy and must stay on the called host.
@@ -23,7 +25,7 @@ from .._http.policy import check_url
 from .._http.seam import httpx
 from .._manifest.model import Authentication, OperationSpec, Service
 from .pagination import PageLimits, next_cursor, next_link
-from .ratelimit import RateLimiter, pace_delay, rate_limit_delay
+from .ratelimit import RateLimitBucket, RateLimiter, pace_delay, rate_limit_delay
 from .requests import DROP, render_body, render_headers, render_path, render_query
 from .responses import api_message, decode_json, read_response
 
@@ -72,6 +74,7 @@ class Call:
     secrets: tuple[str, ...]
     pause: float = 0.0
     own_headers: dict[str, str] = field(default_factory=dict)
+    bucket: RateLimitBucket | None = None
 
     def error(self, message: str, *, status: int | None = None,
               provider: str | None = None) -> APIError:
@@ -92,25 +95,22 @@ class Call:
         return (*self.secrets, *sent)
 
     async def send(self, request: httpx.Request) -> httpx.Response:
-        """Send with rate-limit waits; ``APIError`` for a failure, the response otherwise."""
+        """Send with rate-limit waits; ``APIError`` for a failure, the response otherwise.
+
+        With a shared bucket (the operation declares ``rate_limit``) each attempt first
+        waits for its slot, which never counts against ``max_waits``; only a 429 does."""
         while True:
-            if self.pause > 0:
-                pause, self.pause = self.pause, 0.0
-                await self.limiter.pause(pause)
-            try:
-                response = await self._send_bounded(request)
-            except httpx.TimeoutException:
-                raise self.error(f"{request.url.host} did not answer in time; retry later or"
-                                 " raise the runtime's HttpSettings.timeout") from None
-            except httpx.TransportError as exc:
-                raise self.error(f"could not reach {request.url.host} ({type(exc).__name__});"
-                                 " check the network") from None
+            response = await self._attempt(request)
             delay = rate_limit_delay(response.status_code, response.headers,
                                      now=self.limiter.now())
             if delay is not None:
-                await self.limiter.wait(delay, status=response.status_code,
-                                        provider_message=api_message(
-                                            response, self.scrub(response)))
+                said = api_message(response, self.scrub(response))
+                if self.bucket is None:
+                    await self.limiter.wait(delay, status=response.status_code,
+                                            provider_message=said)
+                else:  # counted here, slept by the bucket, which holds every caller
+                    self.limiter.count(delay, status=response.status_code,
+                                       provider_message=said)
                 continue
             if response.status_code >= 400:
                 said = api_message(response, self.scrub(response))
@@ -118,8 +118,33 @@ class Call:
                 raise self.error(
                     f"the API answered {response.status_code} {reason}"
                     + (f": {said}" if said else ""), status=response.status_code, provider=said)
-            self.pause = pace_delay(response.headers, now=self.limiter.now())
+            if self.bucket is None:
+                self.pause = pace_delay(response.headers, now=self.limiter.now())
             return response
+
+    async def _attempt(self, request: httpx.Request) -> httpx.Response:
+        """One request: its pacing wait first, the bucket settled with the answer."""
+        bucket = self.bucket
+        if bucket is not None:
+            await self.limiter.pause(await bucket.reserve(1.0, now=self.limiter.now()))
+        elif self.pause > 0:
+            pause, self.pause = self.pause, 0.0
+            await self.limiter.pause(pause)
+        status: int | None = None
+        headers: Mapping[str, str] = {}
+        try:
+            response = await self._send_bounded(request)
+            status, headers = response.status_code, response.headers
+        except httpx.TimeoutException:
+            raise self.error(f"{request.url.host} did not answer in time; retry later or"
+                             " raise the runtime's HttpSettings.timeout") from None
+        except httpx.TransportError as exc:
+            raise self.error(f"could not reach {request.url.host} ({type(exc).__name__});"
+                             " check the network") from None
+        finally:
+            if bucket is not None:
+                await bucket.settle(1.0, status, headers, now=self.limiter.now())
+        return response
 
     async def _send_bounded(self, request: httpx.Request) -> httpx.Response:
         """A runaway answer (over ``HttpSettings.max_response_bytes`` decoded) or a damaged

@@ -13,29 +13,51 @@ https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits):
   body is the Shopify plugin's to read (``connector_shopify.graphql``), which then spends a
   wait of the same budget through ``OperationContext.rate_limited``.
 
+Two parts, with different jobs:
+
+* **One shared bucket per authentication and per bucket the manifest declares**
+  (``rate_limit: twitch``), held by the runtime (``bucket_for``), shared by every concurrent
+  caller in it. Before each request a caller *reserves* a slot (``RateLimitBucket.reserve``)
+  and sleeps until it; after the answer it *settles* with the provider's headers, which
+  correct the bucket's level, size and refill rate. Callers are thus paced one slot apart at
+  the provider's refill rate (plus a little jitter), instead of all sleeping until the bucket
+  is full and waking together. Pacing waits never count as failures. ``RateLimitBucket`` is
+  a Protocol: a fleet-wide bucket (Redis) can implement the same two calls.
+* **The failure budget of one call** (``RateLimiter``): a 429 the bucket did not prevent
+  (another process spends the same bucket, the provider changed its limit) is waited out
+  within a ``RateLimitPolicy``: each wait is capped (``max_wait``), their number bounded
+  (``max_waits``), then ``RateLimitError`` naming the service, operation and
+  authentication. Sleep and clock are injectable, so tests record the waits instead of
+  sleeping.
+
 ``rate_limit_delay`` and ``pace_delay`` are pure: they read a response and say how long to
-wait. ``RateLimiter`` applies a ``RateLimitPolicy`` to one
-operation call: each wait is capped (``max_wait``), the number of waits is bounded
-(``max_waits``), and when the budget is spent it raises ``RateLimitError`` naming the
-service, operation and authentication. Sleep and clock are injectable, so tests record the
-waits instead of sleeping.
+wait.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import random
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._errors import RateLimitError
 from .._http.retry import parse_retry_after
 
+if TYPE_CHECKING:
+    from .._manifest.model import Authentication, OperationSpec
+    from .._runtime.runtime import Runtime
+
 __all__ = [
+    "LocalBucket",
+    "RateLimitBucket",
     "RateLimitPolicy",
     "RateLimiter",
+    "bucket_for",
     "pace_delay",
     "rate_limit_delay",
 ]
@@ -84,8 +106,9 @@ def rate_limit_delay(status: int, headers: Mapping[str, str], *, now: float) -> 
 
     Only ``429`` is a rate limit here (Twitch documents other 429 causes too; they get the
     same bounded waits and then a clear error). The most specific signal wins:
-    ``Retry-After``, then Twitch's ``Ratelimit-Reset`` epoch, then a full Shopify call
-    limit (one leak's worth), then ``DEFAULT_429_WAIT``.
+    ``Retry-After``, then Twitch's ``Ratelimit-Reset`` epoch (one point's share of the time
+    to full when ``Ratelimit-Limit`` says the size), then a full Shopify call limit (one
+    leak's worth), then ``DEFAULT_429_WAIT``.
     """
     if status != 429:
         return None
@@ -94,6 +117,11 @@ def rate_limit_delay(status: int, headers: Mapping[str, str], *, now: float) -> 
         return retry_after
     reset = _header_float(headers, "ratelimit-reset")
     if reset is not None:
+        limit = _header_float(headers, "ratelimit-limit")
+        if limit is not None and limit >= 1:
+            # The bucket refills continuously: one point comes back after 1/limit of the
+            # time to full, so waiting until full (up to a minute) would waste the rest.
+            return max(0.0, reset - now) / limit
         return max(0.0, reset - now)
     if _call_limit(headers) is not None:
         return SHOPIFY_LEAK_WAIT
@@ -147,6 +175,14 @@ class RateLimiter:
         self, delay: float, *, status: int | None = 429, provider_message: str | None = None
     ) -> None:
         """Wait ``delay`` (capped) before a retry, or raise ``RateLimitError``."""
+        await self.policy.sleep(self.count(delay, status=status,
+                                           provider_message=provider_message))
+
+    def count(
+        self, delay: float, *, status: int | None = 429, provider_message: str | None = None
+    ) -> float:
+        """Spend one wait of the budget (``delay`` capped, returned) without sleeping: the
+        shared bucket sleeps it before the next attempt. ``RateLimitError`` when spent."""
         if len(self.waits) >= self.policy.max_waits:
             said = "" if provider_message is None else f" (the API said: {provider_message})"
             raise RateLimitError(
@@ -159,9 +195,158 @@ class RateLimiter:
             )
         seconds = min(max(0.0, delay), self.policy.max_wait)
         self.waits.append(seconds)
-        await self.policy.sleep(seconds)
+        return seconds
 
     async def pause(self, delay: float) -> None:
         """Pace before the next request; does not count against ``max_waits``."""
         if delay > 0:
             await self.policy.sleep(min(delay, self.policy.max_wait))
+
+
+# -- the shared bucket -----------------------------------------------------------------------
+
+#: Twitch refills its bucket fully in a minute
+#: (https://dev.twitch.tv/docs/api/guide/#twitch-rate-limits); used until the headers give a
+#: better estimate.
+TWITCH_WINDOW = 60.0
+#: Shopify's REST bucket leaks its size every 20 s (40 calls at 2/s, 80 at 4/s), never less
+#: than 2 calls a second (https://shopify.dev/docs/api/admin-rest/usage/rate-limits).
+SHOPIFY_LEAK_SECONDS = 20.0
+SHOPIFY_MIN_LEAK = 2.0
+#: A refill rate is estimated from ``Ratelimit-Reset`` only this far ahead: the header is
+#: whole seconds, so a nearer reset would make the estimate wildly low.
+MIN_ESTIMATE_SPAN = 2.0
+#: Weight of a new refill-rate estimate in the running average.
+ESTIMATE_WEIGHT = 0.3
+
+
+class RateLimitBucket(Protocol):
+    """The pacing state every caller of one authentication and bucket shares.
+
+    ``reserve`` takes ``cost`` points and says how many seconds the caller must wait before
+    sending (0: send now); each ``reserve`` is followed by exactly one ``settle`` with the
+    answer's status and headers (``status=None`` when no answer came; a case-insensitive
+    mapping such as ``httpx.Headers``), which corrects the
+    level, size and refill rate from what the provider said. ``now`` is wall-clock epoch
+    seconds (``Ratelimit-Reset`` and HTTP dates are epochs). A fleet-wide implementation keeps
+    this state in shared storage; both calls are async so it may do I/O.
+    """
+
+    async def reserve(self, cost: float, *, now: float) -> float: ...
+
+    async def settle(self, cost: float, status: int | None, headers: Mapping[str, str],
+                     *, now: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Signal:
+    remaining: float
+    capacity: float
+    rate: float | None  # points per second, when the headers let it be estimated
+
+
+def read_signal(headers: Mapping[str, str], *, now: float) -> _Signal | None:
+    """What an answer's headers say of the bucket, or None when they say nothing.
+
+    Twitch: ``Ratelimit-Limit`` (size), ``Ratelimit-Remaining``, ``Ratelimit-Reset`` (epoch
+    when full: the deficit over the time to it is the refill rate). Shopify REST:
+    ``X-Shopify-Shop-Api-Call-Limit: used/size``, leaking its size every 20 s.
+    """
+    limit = _header_float(headers, "ratelimit-limit")
+    remaining = _header_float(headers, "ratelimit-remaining")
+    if limit is not None and remaining is not None and limit > 0:
+        reset = _header_float(headers, "ratelimit-reset")
+        rate = None
+        if reset is not None and reset - now >= MIN_ESTIMATE_SPAN and remaining < limit:
+            rate = (limit - remaining) / (reset - now)
+        return _Signal(max(0.0, remaining), limit, rate)
+    call_limit = _call_limit(headers)
+    if call_limit is not None:
+        used, size = call_limit
+        return _Signal(max(0.0, size - used), size,
+                       max(SHOPIFY_MIN_LEAK, size / SHOPIFY_LEAK_SECONDS))
+    return None
+
+
+class LocalBucket:
+    """A ``RateLimitBucket`` in this process: a token bucket with reservations.
+
+    The level is the provider's bucket as last reported, refilled at the estimated rate,
+    minus the points reserved by callers whose answer has not come back yet; it may go
+    negative, and a caller then waits until the refill covers its reservation. Reservations
+    are taken in turn under a lock, so concurrent callers get slots one refill interval
+    apart rather than one wake-up for all. Before the first answer the level is unknown and
+    nothing waits (the first answers teach the bucket). A 429 holds every caller for the
+    wait it asks (``rate_limit_delay``: ``Retry-After``, one point of Twitch's refill).
+    ``jitter`` adds up to that fraction of one interval to a wait, so that callers (or
+    workers of a fleet) do not send in lock-step. Thread-safe and not tied to one event loop.
+    """
+
+    def __init__(self, *, window: float = TWITCH_WINDOW, jitter: float = 0.1,
+                 random: Callable[[], float] = random.random) -> None:
+        self.window = window
+        self.jitter = jitter
+        self._random = random
+        self._lock = threading.Lock()
+        self.level: float | None = None
+        self.capacity: float | None = None
+        self.rate: float | None = None
+        self.updated = 0.0
+        self.pending = 0.0
+        self.blocked_until = 0.0
+
+    def _refill(self, now: float) -> None:
+        if self.level is None or self.rate is None:
+            return
+        top = (self.capacity if self.capacity is not None else math.inf) - self.pending
+        self.level = min(top, self.level + self.rate * max(0.0, now - self.updated))
+        self.updated = now
+
+    async def reserve(self, cost: float, *, now: float) -> float:
+        with self._lock:
+            self.pending += cost
+            blocked = max(0.0, self.blocked_until - now)
+            if self.level is None:
+                return blocked
+            if self.rate is None:
+                self.rate = (self.capacity or 1.0) / self.window
+                self.updated = now
+            self._refill(now)
+            self.level -= cost
+            wait = -self.level / self.rate
+            if wait > 0:
+                wait += self._random() * self.jitter * cost / self.rate
+            return max(blocked, wait)
+
+    async def settle(self, cost: float, status: int | None, headers: Mapping[str, str],
+                     *, now: float) -> None:
+        with self._lock:
+            self.pending = max(0.0, self.pending - cost)
+            signal = read_signal(headers, now=now)
+            if signal is not None:
+                self.capacity = signal.capacity
+                if signal.rate is not None:
+                    self.rate = signal.rate if self.rate is None else (
+                        (1 - ESTIMATE_WEIGHT) * self.rate + ESTIMATE_WEIGHT * signal.rate)
+                # The provider's count is the truth; points still in flight will be spent.
+                self.level = signal.remaining - self.pending
+                self.updated = now
+            delay = None if status is None else rate_limit_delay(status, headers, now=now)
+            if delay is not None:
+                self.blocked_until = max(self.blocked_until, now + delay)
+                if signal is None and self.level is not None:
+                    self.level = min(self.level, -self.pending)
+
+
+def bucket_for(runtime: Runtime, authentication: Authentication,
+               operation: OperationSpec) -> RateLimitBucket | None:
+    """The runtime's shared bucket for this authentication and the operation's declared
+    ``rate_limit`` (None when the operation declares none: nothing to pace)."""
+    name = operation.raw.get("rate_limit")
+    if not isinstance(name, str):
+        return None
+    key = (authentication.service.id, authentication.name, name)
+    bucket: RateLimitBucket | None = runtime.rate_limiters.get(key)
+    if bucket is None:
+        bucket = runtime.rate_limiters.setdefault(key, LocalBucket())
+    return bucket

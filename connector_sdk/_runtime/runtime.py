@@ -136,6 +136,10 @@ class Runtime:
             else revoke_on_close
         self.tokens = TokenManager(cache=cache, settings=settings,
                                    **dict(token_manager_options or {}))
+        #: The shared rate-limit buckets, one per (service, authentication, declared
+        #: bucket), made on first use by ``_operations.ratelimit.bucket_for``; a fleet-wide
+        #: ``RateLimitBucket`` may be placed here under the same key.
+        self.rate_limiters: dict[tuple[str, str, str], Any] = {}
 
     # -- services ---------------------------------------------------------------------------
 
