@@ -219,7 +219,9 @@ def test_event_loop_keeps_running_while_a_slow_token_is_fetched(kit, server, mak
 
     worst, beats = asyncio.run(main())
     print(f"max loop stall {worst * 1000:.1f} ms over {beats} beats")
-    assert worst < 0.05
+    # A blocked loop would stall for the whole 300 ms fetch; 200 ms leaves room for a loaded
+    # shared machine without letting a blocking fetch pass.
+    assert worst < 0.2
     assert beats > 50  # the loop really ran during the 300 ms fetch
     assert server.count("/token") == 1
 
