@@ -65,7 +65,7 @@ class LeasePolicy:
     ttl: float = 30.0
     wait: float = 30.0
     poll: float = 0.02
-    max_poll: float = 0.5
+    max_poll: float = 0.2
 
     def pauses(self, rng: Callable[[], float] = random.random) -> Any:
         """The pauses between looks: doubling from ``poll`` to ``max_poll``, jittered by
