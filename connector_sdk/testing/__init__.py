@@ -14,7 +14,7 @@ build their own (docs/testing.md):
   responses with secrets scrubbed.
 - ``FakeClock``, ``Sleeps``; ``new_canary``, ``assert_no_canary``.
 - ``loopback_service``, ``authentication``, ``make_runtime``, ``FAST_RETRY``;
-  ``make_emulator``.
+  ``make_emulator``; ``serve_in_background`` (a development server for ``--local-server``).
 - ``ConnectorConformance``: subclass it in a test module and a connector gets the standard
   conformance suite (docs/testing.md).
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .conformance import ConnectorConformance
     from .emulators import make_emulator
     from .recording import Cassette, Interaction, RecordingTransport, ReplayTransport, Tape
+    from .serve import serve_in_background
     from .services import FAST_RETRY, authentication, loopback_service, make_runtime
 
 __all__ = [
@@ -65,6 +66,7 @@ __all__ = [
     "make_emulator",
     "make_runtime",
     "new_canary",
+    "serve_in_background",
 ]
 
 #: Names whose modules import httpx or pytest: loaded on first use.
@@ -80,6 +82,7 @@ _LAZY = {
     "authentication": ".services",
     "loopback_service": ".services",
     "make_runtime": ".services",
+    "serve_in_background": ".serve",
 }
 
 

@@ -222,10 +222,10 @@ class _HTTPServer(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 512  # the default 5 drops concurrent connects (1 s SYN retries)
 
-    def __init__(self, owner: LoopbackServer) -> None:
+    def __init__(self, owner: LoopbackServer, port: int) -> None:
         self.owner = owner
         self.open: set[socket.socket] = set()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         with self.owner.lock:
@@ -280,23 +280,35 @@ class _Handler(BaseHTTPRequestHandler):
 class LoopbackServer:
     """A threaded HTTP/1.1 server on 127.0.0.1 with scripted answers (see the module doc).
 
-    Use it as a context manager or call ``close()``; the ``local_server`` fixture does.
+    ``port`` 0 (the default) takes a free port. It serves from a background thread at once,
+    unless ``start=False`` (then ``serve_forever()`` serves in the calling thread). Use it as
+    a context manager or call ``close()``; the ``local_server`` fixture does.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, port: int = 0, start: bool = True) -> None:
         self.lock = threading.Lock()
         self.closing = threading.Event()
         self.seen: list[Seen] = []
         self.connections = 0
         self._queues: dict[str, deque[Responder]] = defaultdict(deque)
         self._routes: list[_Route] = []
-        self._httpd = _HTTPServer(self)
+        self._httpd = _HTTPServer(self, port)
         self.port: int = int(self._httpd.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.02}, daemon=True,
-                                        name=f"loopback-server-{self.port}")
-        self._thread.start()
+        self._serving = False
+        if start:
+            self._serving = True
+            threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                             daemon=True, name=f"loopback-server-{self.port}").start()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until ``close()`` (for ``start=False``: a development
+        server run as a process; see ``serve_in_background``)."""
+        self._serving = True
+        try:
+            self._httpd.serve_forever(poll_interval=0.05)
+        finally:
+            self._httpd.server_close()
 
     @property
     def base(self) -> str:
@@ -365,7 +377,8 @@ class LoopbackServer:
     def close(self) -> None:
         """Stop serving: hanging responders return, open connections are shut."""
         self.closing.set()
-        self._httpd.shutdown()
+        if self._serving:
+            self._httpd.shutdown()
         with self.lock:
             still_open = list(self._httpd.open)
         for connection in still_open:
