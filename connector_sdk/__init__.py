@@ -36,16 +36,6 @@ from ._errors import (
     UnauthorizedError,
     WorkflowError,
 )
-from ._manifest.loader import load_manifest, load_service
-from ._manifest.model import Authentication, OperationSpec, ParameterSpec, Service
-from ._plugins.hookspecs import hookimpl, hookspec
-from ._plugins.registry import (
-    EmulatorRegistrar,
-    HandlerRegistrar,
-    RegisteredEmulator,
-    ServiceRegistrar,
-    ServiceRegistry,
-)
 from ._problems import Problem
 from ._secrets import Secret, json_default
 from ._version import __version__
@@ -55,6 +45,8 @@ if TYPE_CHECKING:
     from ._auth.revocation import RevocationResult
     from ._auth.token import Token
     from ._http.settings import HttpSettings
+    from ._manifest.loader import load_manifest, load_service
+    from ._manifest.model import Authentication, OperationSpec, ParameterSpec, Service
     from ._operations.calls import (
         OperationContext,
         PageLimits,
@@ -63,6 +55,14 @@ if TYPE_CHECKING:
         stream_items,
     )
     from ._operations.ratelimit import RateLimitPolicy
+    from ._plugins.hookspecs import hookimpl, hookspec
+    from ._plugins.registry import (
+        EmulatorRegistrar,
+        HandlerRegistrar,
+        RegisteredEmulator,
+        ServiceRegistrar,
+        ServiceRegistry,
+    )
     from ._runtime.runtime import Runtime
     from ._stores.sqlite import AuthenticationRecord, AuthenticationStore
     from ._workflows.executors.local import run_workflow, run_workflow_sync
@@ -137,8 +137,22 @@ __all__ = [
     "stream_items",
 ]
 
-#: Names whose modules import httpx: loaded on first use, so importing the package stays cheap.
+#: Names whose modules import httpx, yaml, jsonschema or pluggy: loaded on first use, so
+#: importing the package (and `connector-sdk --version`) stays cheap.
 _LAZY = {
+    "load_manifest": "._manifest.loader",
+    "load_service": "._manifest.loader",
+    "Authentication": "._manifest.model",
+    "OperationSpec": "._manifest.model",
+    "ParameterSpec": "._manifest.model",
+    "Service": "._manifest.model",
+    "hookimpl": "._plugins.hookspecs",
+    "hookspec": "._plugins.hookspecs",
+    "EmulatorRegistrar": "._plugins.registry",
+    "HandlerRegistrar": "._plugins.registry",
+    "RegisteredEmulator": "._plugins.registry",
+    "ServiceRegistrar": "._plugins.registry",
+    "ServiceRegistry": "._plugins.registry",
     "AuthenticationRecord": "._stores.sqlite",
     "AuthenticationStore": "._stores.sqlite",
     "HttpSettings": "._http.settings",
