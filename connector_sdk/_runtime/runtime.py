@@ -136,6 +136,9 @@ class Runtime:
             else revoke_on_close
         self.tokens = TokenManager(cache=cache, settings=settings,
                                    **dict(token_manager_options or {}))
+        # A cache the hooks made (a Redis client, say) is the runtime's to close; one the
+        # caller passed in stays the caller's.
+        self._owned_cache = cache if token_cache is None else None
         #: The shared rate-limit buckets, one per (service, authentication, declared
         #: bucket), made on first use by ``_operations.ratelimit.bucket_for``; a fleet-wide
         #: ``RateLimitBucket`` may be placed here under the same key.
@@ -289,12 +292,16 @@ class Runtime:
     # -- lifecycle --------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Revoke held tokens (see ``revoke_on_close``), then close the clients and store."""
+        """Revoke held tokens (see ``revoke_on_close``), then close the clients, the token
+        cache the hooks made (not one passed in) and the store."""
         if self.revoke_on_close:
             for authentication in self.tokens.held():
                 if authentication.service.auth.revocation is not None:
                     revoke(authentication, self.tokens, self.http)  # never raises
         self.tokens.close()
+        close_cache = getattr(self._owned_cache, "close", None)
+        if callable(close_cache):
+            close_cache()
         if self._store is not None:
             self._store.close()
 
