@@ -104,7 +104,11 @@ def redact(text: str, secrets: Iterable[str], *, window: int | None = None) -> s
     With ``window``, a longer text is judged on its first ``window`` characters only, and
     the part of them where a secret could start without ending is dropped, not shown.
     """
-    pattern, width = _pattern(secrets)
+    return _redact(text, *_pattern(secrets), window=window)
+
+
+def _redact(text: str, pattern: re.Pattern[str] | None, width: int, *,
+            window: int | None = None) -> str:
     end = len(text)
     if window is not None and end > window:
         text = text[:window]
@@ -128,15 +132,25 @@ def redact(text: str, secrets: Iterable[str], *, window: int | None = None) -> s
 
 def redact_data(value: Any, secrets: Sequence[str]) -> Any:
     """A parsed JSON value with secrets masked in every string and token members masked:
-    run it before ``json.dumps`` so serialising never produces a form the text missed."""
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, list):
-        return [redact_data(v, secrets) for v in value]
-    if isinstance(value, dict):
-        return {redact(str(k), secrets): MASK if k in TOKEN_KEYS else redact_data(v, secrets)
-                for k, v in value.items()}
-    return value
+    run it before ``json.dumps`` so serialising never produces a form the text missed.
+
+    The secrets' pattern is compiled once per call, not once per string (a listing of a
+    thousand items would otherwise compile it thousands of times). It is not cached beyond
+    the call, so no secret outlives its use in a module-level cache.
+    """
+    pattern, width = _pattern(secrets)
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return _redact(item, pattern, width)
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        if isinstance(item, dict):
+            return {_redact(str(k), pattern, width): MASK if k in TOKEN_KEYS else walk(v)
+                    for k, v in item.items()}
+        return item
+
+    return walk(value)
 
 
 def shorten(text: str, limit: int) -> str:
