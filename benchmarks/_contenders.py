@@ -11,15 +11,18 @@ them use the same credentials, token endpoint, API and pool limits.
 * ``httpx-auth``: ``OAuth2ClientCredentials`` on plain httpx clients (its token cache is a
   class global; ``reset`` clears it).
 * ``Authlib``: ``OAuth2Client`` / ``AsyncOAuth2Client`` with ``grant_type=client_credentials``
-  (it refuses to send without a token, so callers ``fetch_token`` first, as its docs say).
+  (it refuses to send without a token: the token is fetched once, as its docs say, then
+  renewed by the client itself).
 
 A peer that is not installed is skipped and reported as such (``pip install -e .[bench]``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -238,13 +241,23 @@ def make(name: str, target: Target) -> Contender:
         sync = OAuth2Client(transport=target.transport, **common)
         asynchronous = AsyncOAuth2Client(transport=target.async_transport, **common)
 
+        # Authlib's docs fetch the token once before use and then let the client renew it
+        # (ensure_active_token, behind its own refresh lock); callers racing a cold client
+        # would each fetch one, so the first fetch is made once under a lock, as an app does
+        # when it fetches at start-up.
+        sync_lock, async_lock = threading.Lock(), asyncio.Lock()
+
         def ensure() -> None:
             if not sync.token:
-                sync.fetch_token()
+                with sync_lock:
+                    if not sync.token:
+                        sync.fetch_token()
 
         async def aensure() -> None:
             if not asynchronous.token:
-                await asynchronous.fetch_token()
+                async with async_lock:
+                    if not asynchronous.token:
+                        await asynchronous.fetch_token()
 
         return Contender(name, sync, asynchronous, ensure=ensure, aensure=aensure)
     raise ValueError(f"unknown contender {name!r}")
