@@ -60,6 +60,7 @@ if TYPE_CHECKING:
         EmulatorRegistrar,
         HandlerRegistrar,
         RegisteredEmulator,
+        SecretResolverRegistrar,
         ServiceRegistrar,
         ServiceRegistry,
     )
@@ -109,6 +110,7 @@ __all__ = [
     "Secret",
     "SecretKeyError",
     "SecretReferenceError",
+    "SecretResolverRegistrar",
     "Service",
     "ServiceNotFound",
     "ServiceRegistrar",
@@ -151,6 +153,7 @@ _LAZY = {
     "EmulatorRegistrar": "._plugins.registry",
     "HandlerRegistrar": "._plugins.registry",
     "RegisteredEmulator": "._plugins.registry",
+    "SecretResolverRegistrar": "._plugins.registry",
     "ServiceRegistrar": "._plugins.registry",
     "ServiceRegistry": "._plugins.registry",
     "AuthenticationRecord": "._stores.sqlite",

@@ -247,9 +247,8 @@ class SecretReferenceError(TokenError):
     """A parameter's value is a secret reference (``{"$secret": "env:NAME"}``) that cannot be
     resolved now: unknown scheme, missing variable, file or keyring entry, a resolver that
     failed. ``parameter`` and ``scheme`` name it; the message never shows a secret value.
-    Permanent: retrying the token request cannot help until the operator fixes the source."""
-
-    permanent = True
+    Not cooled down: no request was sent, and the next call after the operator fixes the
+    source resolves it again."""
 
     def __init__(self, message: str, *, service: str, authentication: str, parameter: str,
                  scheme: str) -> None:

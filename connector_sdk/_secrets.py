@@ -10,9 +10,11 @@ locals or a result document by accident shows ``**********``. The clear value is
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from typing import Any, NoReturn
 
-__all__ = ["MASK", "Secret", "UnreadableSecret", "json_default", "reveal"]
+__all__ = ["MASK", "REFERENCE_KEY", "Secret", "SecretReference", "UnreadableSecret",
+           "json_default", "reveal"]
 
 MASK = "**********"
 
@@ -87,6 +89,65 @@ class UnreadableSecret(Secret):
 
     def __hash__(self) -> int:
         return id(self)
+
+
+#: ``{"$secret": "env:NAME"}``: the form a caller writes a reference to a secret kept elsewhere.
+REFERENCE_KEY = "$secret"
+
+
+class SecretReference(Secret):
+    """A secret kept elsewhere (``env:NAME``, ``file:/path``, ``keyring:service/user``, a
+    plugin's ``vault:...``): stored as the reference, resolved when it is read.
+
+    ``reveal()`` asks the resolver the runtime bound (``bound``) *every time*, so a secret
+    rotated in its manager is used at the next token request without touching the store;
+    an unbound reference (straight from a store) cannot be revealed. It masks itself like
+    any ``Secret``; ``reference`` (not a secret: where the secret lives) is what stores keep
+    and listings show. ``last_value`` is the value the last ``reveal()`` returned, for the
+    redactor, never resolved by asking.
+    """
+
+    __slots__ = ("_last", "_reference", "_resolve")
+
+    def __init__(self, reference: str, resolve: Callable[[str], str] | None = None) -> None:
+        super().__init__("")
+        self._reference = reference
+        self._resolve = resolve
+        self._last: str | None = None
+
+    @property
+    def reference(self) -> str:
+        return self._reference
+
+    @property
+    def last_value(self) -> str | None:
+        return self._last
+
+    def bound(self, resolve: Callable[[str], str]) -> SecretReference:
+        """The same reference, resolved by ``resolve(reference)``."""
+        return SecretReference(self._reference, resolve)
+
+    def reveal(self) -> str:
+        if self._resolve is None:
+            raise LookupError(f"the secret reference {self._reference!r} is resolved by a"
+                              " runtime (Runtime.get_authentication binds it)")
+        value = self._resolve(self._reference)
+        self._last = value
+        return value
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"SecretReference({self._reference!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SecretReference):
+            return NotImplemented
+        return self._reference == other._reference
+
+    def __hash__(self) -> int:
+        return hash((SecretReference, self._reference))
 
 
 def reveal(value: Any) -> Any:

@@ -50,6 +50,7 @@ from .grants import Grant, grant_for, response_context
 from .held import HeldTokens, reusable
 from .request import TokenRequest
 from .response import ResponseContext, TokenGrant
+from .secret_refs import has_references, unresolved
 from .single_flight import LeaderGone, LeasePolicy, SingleFlight, lead_async, lead_sync
 from .token import RefreshPolicy, Token
 
@@ -281,9 +282,10 @@ class TokenManager:
                 self._prepared.move_to_end(ident)
                 return found
         grant = grant_for(authentication)
-        request = grant.build_request(
-            authentication, allow_loopback=self._settings.allow_loopback
-        )
+        # a secret reference is resolved by each fetch (_flow), not when a request is keyed
+        keyed = unresolved(authentication) if has_references(authentication) \
+            else authentication
+        request = grant.build_request(keyed, allow_loopback=self._settings.allow_loopback)
         context = response_context(authentication, request, self._refresh)
         prepared = _Prepared(authentication, grant, request, context)
         with self._lock:
@@ -346,8 +348,13 @@ class TokenManager:
                             retry_after=outcome.retry_after)
 
     def _flow(self, prepared: _Prepared, attempts: int, outcome: Outcome) -> FetchFlow:
+        request, context = prepared.request, prepared.context
+        if has_references(prepared.authentication):  # asks the secret manager now
+            request = prepared.grant.build_request(
+                prepared.authentication, allow_loopback=self._settings.allow_loopback)
+            context = response_context(prepared.authentication, request, self._refresh)
         return fetch_flow(
-            prepared.request, prepared.context, prepared.grant, self._retry,
+            request, context, prepared.grant, self._retry,
             attempts=attempts, outcome=outcome, timeout=self._settings.timeout,
             count=self._count, wall_clock=self._wall_clock, rng=self._rng,
         )

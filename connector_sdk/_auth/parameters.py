@@ -20,7 +20,8 @@ from .._hints import did_you_mean
 from .._http.headers import header_value_problem
 from .._manifest.model import Service
 from .._manifest.schema_errors import describe
-from .._secrets import Secret, reveal
+from .._secrets import Secret, SecretReference, reveal
+from .secret_refs import as_reference
 
 __all__ = ["coerce_text", "validate_parameters"]
 
@@ -42,7 +43,22 @@ def validate_parameters(service: Service, values: Mapping[str, Any]) -> dict[str
             fields.setdefault(name, []).append(
                 "is not a parameter of this service"
                 + (hint or f" (parameters: {', '.join(declared)})"))
-    plain = {k: reveal(v) for k, v in values.items() if k in declared}
+    references: dict[str, SecretReference] = {}
+    for name, value in values.items():
+        try:
+            reference = as_reference(value)
+        except ValueError as exc:
+            fields.setdefault(name, []).append(str(exc))
+            continue
+        if reference is not None and name in declared:
+            if declared[name].secret:
+                references[name] = reference
+            else:
+                fields.setdefault(name, []).append(
+                    "is a secret reference, but only secret parameters take one")
+    # a reference's value is checked when it is resolved (secret_refs), not here
+    plain = {k: reveal(v) for k, v in values.items()
+             if k in declared and k not in references and k not in fields}
     in_header = {n: header for header, template in service.auth.headers.items()
                  for n in template.names}
     for name, value in plain.items():
@@ -59,7 +75,8 @@ def validate_parameters(service: Service, values: Mapping[str, Any]) -> dict[str
             plain[spec.name] = spec.default
     for error in service.parameters_validator().iter_errors(plain):
         if error.validator == "required":
-            for name in (n for n in error.validator_value if n not in plain):
+            for name in (n for n in error.validator_value
+                         if n not in plain and n not in references and n not in fields):
                 fields.setdefault(name, []).append("is required")
             continue
         path = list(error.absolute_path)
@@ -75,8 +92,9 @@ def validate_parameters(service: Service, values: Mapping[str, Any]) -> dict[str
             " (see `connector-sdk services` for each parameter's constraints)",
             service=service.id, fields=fields)
     return {
-        name: Secret(str(value)) if declared[name].secret else value
-        for name, value in plain.items()
+        **{name: Secret(str(value)) if declared[name].secret else value
+           for name, value in plain.items()},
+        **references,
     }
 
 

@@ -25,7 +25,7 @@ from .._http.policy import render_url
 from .._http.seam import httpx
 from .._manifest.model import Authentication, ClientAuthMethod
 from .._manifest.templates import Template
-from .._secrets import Secret
+from .._secrets import Secret, SecretReference
 from .cache import cache_key
 
 __all__ = [
@@ -116,7 +116,10 @@ def secret_strings(authentication: Authentication, *extra: str) -> tuple[str, ..
     Messages are scrubbed of each of these before they are shown, so a provider that echoes
     the request body in an error page cannot leak the secret through our exception.
     """
-    values = {v.reveal() for v in authentication.parameters.values() if isinstance(v, Secret)}
+    # a secret reference is not resolved here (this runs for every client built): the
+    # value it last resolved to, if any, is masked like a stored one
+    values = {v.last_value or "" if isinstance(v, SecretReference) else v.reveal()
+              for v in authentication.parameters.values() if isinstance(v, Secret)}
     values.update(extra)
     out: set[str] = set()
     for value in values:

@@ -11,6 +11,15 @@ from .._config import RuntimeConfig
 from .hookspecs import hookimpl
 
 
+@hookimpl
+def register_secret_resolvers(register: Any) -> None:
+    """``env:NAME``, ``file:/path`` and ``keyring:service/user`` (``_auth/secret_refs``)."""
+    from .._auth.secret_refs import BUILTIN_RESOLVERS
+
+    for scheme, resolver in BUILTIN_RESOLVERS.items():
+        register(scheme, resolver)
+
+
 @hookimpl(trylast=True)
 def authentication_store(config: RuntimeConfig) -> Any:
     """The store ``CONNECTOR_SDK_STORE`` names (``postgresql://…``), else the encrypted

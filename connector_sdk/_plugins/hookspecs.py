@@ -21,7 +21,12 @@ if TYPE_CHECKING:
     from .._auth.cache import TokenCache
     from .._config import RuntimeConfig
     from .._stores.sqlite import AuthenticationStore
-    from .registry import EmulatorRegistrar, HandlerRegistrar, ServiceRegistrar
+    from .registry import (
+        EmulatorRegistrar,
+        HandlerRegistrar,
+        SecretResolverRegistrar,
+        ServiceRegistrar,
+    )
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
@@ -69,6 +74,24 @@ def register_emulators(register: EmulatorRegistrar) -> None:
     cheap. ``options`` are the emulator's own keyword knobs (seed, rate limits, clock). An
     emulator registered twice for one service id, or a factory that is not callable, is a
     load failure of this plugin; the other plugins still load. The return value is ignored.
+    """
+
+
+@hookspec
+def register_secret_resolvers(register: SecretResolverRegistrar) -> None:
+    """Register resolvers of secret references: parameter values kept in a secret manager.
+
+    Called once per plugin after ``register_emulators``. Call ``register(scheme, resolver)``
+    where ``resolver(where)`` returns the secret's text for the reference ``scheme:where``
+    (a caller stores ``{"$secret": "vault:kv/acme#client_secret"}``, or ``--param
+    NAME=@ref:vault:kv/acme#client_secret`` on the CLI) and raises ``LookupError`` with a
+    message that names what is missing, never a value. It is called, in the thread that
+    builds a token request, each time one is built (so keep a client of the manager's
+    API, not a cache of its values: a rotated secret must be picked up); an async token
+    request calls it too, so it must be quick or do its own caching with a short TTL. The
+    built-in plugin registers ``env``, ``file`` and ``keyring``. A scheme registered twice,
+    or one that is not lower-case letters, digits, ``+``, ``.`` and ``-``, is a load failure
+    of this plugin; the other plugins still load. The return value is ignored.
     """
 
 

@@ -141,6 +141,7 @@ def load_plugins(
         ("register_services", plugins.registry.registrar_for),
         ("register_operation_handlers", plugins.registry.handler_registrar_for),
         ("register_emulators", plugins.registry.emulator_registrar_for),
+        ("register_secret_resolvers", plugins.registry.secret_resolver_registrar_for),
     ):
         for name, info in by_name.items():
             register = make_registrar(name, info.distribution)

@@ -24,6 +24,7 @@ __all__ = [
     "HandlerRegistrar",
     "PluginFailure",
     "RegisteredEmulator",
+    "SecretResolverRegistrar",
     "ServiceRegistrar",
     "ServiceRegistry",
 ]
@@ -45,6 +46,13 @@ class HandlerRegistrar(Protocol):
 #: because this module is on the validate path, which never imports the HTTP layer (and with
 #: it the sandbox framework); ``connector_sdk.sandbox.EmulatorFactory`` is the precise type.
 EmulatorFactory = Callable[..., Any]
+
+
+class SecretResolverRegistrar(Protocol):
+    """``register(scheme, resolver)``: what ``register_secret_resolvers`` receives;
+    ``resolver(where)`` returns the secret's text for a reference ``scheme:where``."""
+
+    def __call__(self, scheme: str, resolver: Callable[[str], str]) -> None: ...
 
 
 class EmulatorRegistrar(Protocol):
@@ -85,6 +93,9 @@ class ServiceRegistry:
     services: dict[str, Service] = field(default_factory=dict)
     handlers: dict[str, Callable[..., Any]] = field(default_factory=dict)
     emulators: dict[str, RegisteredEmulator] = field(default_factory=dict)
+    #: scheme -> resolver; ``secret_resolver_plugins`` says which plugin registered each
+    secret_resolvers: dict[str, Callable[[str], str]] = field(default_factory=dict)
+    secret_resolver_plugins: dict[str, str] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Service]:
@@ -185,6 +196,31 @@ class ServiceRegistry:
                 return
             self.emulators[service_id] = RegisteredEmulator(
                 service_id, factory, plugin, distribution)
+
+        return register
+
+    def secret_resolver_registrar_for(
+        self, plugin: str, distribution: str | None
+    ) -> SecretResolverRegistrar:
+        def register(scheme: str, resolver: Callable[[str], str]) -> None:
+            import re
+
+            if not isinstance(scheme, str) or not re.fullmatch(r"[a-z][a-z0-9+.-]{0,31}",
+                                                               scheme) or not callable(resolver):
+                self.failures.append(PluginFailure(
+                    plugin, distribution,
+                    f"register({scheme!r}, ...) needs a lower-case scheme (letters, digits,"
+                    " '+', '.', '-') and a function resolver(where) -> str"))
+                return
+            existing = self.secret_resolver_plugins.get(scheme)
+            if existing is not None:
+                self.failures.append(PluginFailure(
+                    plugin, distribution,
+                    f"secret scheme '{scheme}' is already resolved by plugin '{existing}';"
+                    " uninstall one of them or block one with CONNECTOR_SDK_BLOCK_PLUGINS"))
+                return
+            self.secret_resolvers[scheme] = resolver
+            self.secret_resolver_plugins[scheme] = plugin
 
         return register
 

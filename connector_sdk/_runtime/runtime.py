@@ -26,6 +26,7 @@ from .._auth.client import build_async_client, build_client
 from .._auth.manager import TokenManager
 from .._auth.parameters import validate_parameters
 from .._auth.revocation import RevocationResult, revoke
+from .._auth.secret_refs import bind_references, unknown_schemes
 from .._auth.token import Token
 from .._config import RuntimeConfig, env_flag
 from .._errors import (
@@ -174,6 +175,14 @@ class Runtime:
         """An authentication that is not stored: for one-off calls, tests and sandboxes."""
         service = self.service(service_id)
         values = validate_parameters(service, parameters)
+        resolvers = self.services.secret_resolvers
+        unknown = unknown_schemes(values, resolvers)
+        if unknown:
+            raise ParameterError(
+                f"invalid parameters for service '{service.id}': " + "; ".join(
+                    f"{n} {', '.join(r)}" for n, r in sorted(unknown.items())),
+                service=service.id, fields=unknown)
+        values = bind_references(values, resolvers, service=service.id, authentication=name)
         _check_urls(service, values)
         return Authentication(name=name, service=service, parameters=values)
 
@@ -262,6 +271,8 @@ class Runtime:
                 f"authentication '{record.name}' no longer satisfies service"
                 f" '{service.id}' {service.version}: {exc} — delete and create it again",
                 service=service.id, fields=exc.fields) from None
+        values = bind_references(values, self.services.secret_resolvers, service=service.id,
+                                 authentication=record.name)
         return Authentication(name=record.name, service=service, parameters=values,
                               created_at=record.created_at, updated_at=record.updated_at)
 

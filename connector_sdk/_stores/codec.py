@@ -24,11 +24,16 @@ from types import MappingProxyType
 from typing import Any
 
 from .._errors import StoreError
-from .._secrets import Secret, UnreadableSecret
+from .._secrets import Secret, SecretReference, UnreadableSecret
 from .crypto import SecretCipher
 from .protocol import validate_name
 
 __all__ = ["Row", "UnreadableValue", "decode_rows", "encode_parameters"]
+
+#: A sealed secret row whose clear text starts with this holds a ``SecretReference``, not a
+#: secret (a parameter value never holds a NUL: ``_auth/parameters`` refuses control
+#: characters), so references are sealed like secrets and old stores read them unchanged.
+_REFERENCE_PREFIX = "\x00secret-reference:"
 
 #: One stored parameter: (parameter name, kind, stored value).
 Row = tuple[str, str, bytes | str]
@@ -68,7 +73,11 @@ def encode_parameters(
                 f"parameter {key!r} of authentication {name!r} could not be read from the "
                 f"store, so it cannot be written back; set it again"
             )
-        if isinstance(value, Secret):
+        if isinstance(value, SecretReference):
+            rows.append((key, "secret", cipher.encrypt(
+                Secret(_REFERENCE_PREFIX + value.reference), authentication=name,
+                parameter=key)))
+        elif isinstance(value, Secret):
             rows.append((key, "secret", cipher.encrypt(value, authentication=name,
                                                        parameter=key)))
         elif value is None or isinstance(value, str | int | float | bool):
@@ -98,8 +107,10 @@ def decode_rows(
     for key, kind, stored in sorted(rows, key=lambda row: row[0]):
         if kind == "secret" and isinstance(stored, bytes | bytearray | memoryview):
             try:
-                values[key] = cipher.decrypt(bytes(stored), authentication=name,
-                                             parameter=key)
+                secret = cipher.decrypt(bytes(stored), authentication=name, parameter=key)
+                clear = secret.reveal()
+                values[key] = (SecretReference(clear[len(_REFERENCE_PREFIX):])
+                               if clear.startswith(_REFERENCE_PREFIX) else secret)
             except StoreError as exc:
                 values[key] = UnreadableValue(exc)
             continue

@@ -79,6 +79,7 @@ def read_parameters(service: Service, pairs: Sequence[str], *, prompt: bool) -> 
     every user through ``ps``, so it is refused with the ways that are allowed.
     """
     from .._auth.parameters import coerce_text
+    from .._secrets import REFERENCE_KEY
 
     values: dict[str, Any] = {}
     for pair in pairs:
@@ -89,12 +90,16 @@ def read_parameters(service: Service, pairs: Sequence[str], *, prompt: bool) -> 
         if name in values:
             raise UsageError(f"--param {name} is given twice: give each parameter once")
         spec = service.parameter(name)
+        if text.startswith("@ref:"):  # stored as a reference, resolved at each token request
+            values[name] = {REFERENCE_KEY: text[5:]}
+            continue
         is_reference = text.startswith(("@env:", "@file:"))
         if spec is not None and spec.secret and not is_reference:
             raise UsageError(
                 f"secret parameter '{name}' cannot be given on the command line (shell history"
-                f" and `ps` would show it): use {name}=@env:VAR, {name}=@file:PATH, or leave it"
-                " out to be prompted")
+                f" and `ps` would show it): use {name}=@env:VAR, {name}=@file:PATH,"
+                f" {name}=@ref:SCHEME:WHERE (a secret reference), or leave it out to be"
+                " prompted")
         values[name] = coerce_text(service, name, _value_from_reference(name, text))
     for spec in service.parameters:
         if spec.secret and spec.required and spec.name not in values:
