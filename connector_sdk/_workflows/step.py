@@ -99,9 +99,11 @@ def check_items(step: Step, items: Any) -> list[Any]:
 
 
 def secrets_of(authentications: Iterable[Authentication]) -> tuple[str, ...]:
-    """Every secret value of ``authentications`` in each form a message could show it
-    (values shorter than 4 characters are left out: masking them would mask ordinary text)."""
-    return tuple(sorted({s for a in authentications for s in secret_strings(a) if len(s) >= 4},
+    """Every secret value of ``authentications`` in each form a message could show it.
+
+    Short values are kept too, as everywhere else the redactor runs: a garbled message is
+    better than a shown secret."""
+    return tuple(sorted({s for a in authentications for s in secret_strings(a) if s},
                         key=len, reverse=True))
 
 
