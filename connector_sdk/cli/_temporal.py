@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import contextlib
+import os
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -62,8 +65,26 @@ def start_on_temporal(args: argparse.Namespace, runtime: Runtime, workflow: Work
         run_id = await start_run(client, request, task_queue=args.task_queue)
         if args.no_wait:
             print(run_id)
+            exit_with(0)
             return None
         print(f"run {run_id} on task queue '{args.task_queue}'", file=sys.stderr, flush=True)
-        return await result_of(client, run_id)
+        result = await result_of(client, run_id)
+        exit_with(0 if result.ok else 1)
+        return result
 
     return asyncio.run(go())
+
+
+def exit_with(code: int) -> None:
+    """End the process with ``code`` as soon as the interpreter starts to exit, skipping its
+    finalization: temporalio's Rust threads can abort a finalizing interpreter ("Fatal Python
+    error: PyGILState_Release", https://github.com/temporalio/sdk-python/issues/300), which
+    would turn a finished command's exit code into SIGABRT."""
+
+    def hard_exit() -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+
+    atexit.register(hard_exit)

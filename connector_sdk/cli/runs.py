@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from ._common import UsageError
-from ._temporal import add_temporal_arguments, connect_or_fail, require_temporal
+from ._temporal import add_temporal_arguments, connect_or_fail, exit_with, require_temporal
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
             from .run import render_text
 
             sys.stdout.write("\n" + render_text(result_from_dict(found["result"])))
+    code = 1
     if found["status"] in ("completed", "running"):
-        return 1 if found.get("result", {}).get("status") == "failed" else 0
-    return 1
+        code = 1 if found.get("result", {}).get("status") == "failed" else 0
+    exit_with(code)
+    return code

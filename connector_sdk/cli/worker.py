@@ -16,7 +16,7 @@ import signal
 import sys
 
 from ._common import UsageError, add_runtime_arguments, make_runtime
-from ._temporal import add_temporal_arguments, connect_or_fail, require_temporal
+from ._temporal import add_temporal_arguments, connect_or_fail, exit_with, require_temporal
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,4 +50,5 @@ def run(args: argparse.Namespace) -> int:
 
     with make_runtime(args, sandbox=args.sandbox) as runtime:
         asyncio.run(serve())
+    exit_with(0)
     return 0
