@@ -177,7 +177,7 @@ def plain(value: Any) -> Any:
     """The model's read-only mappings as plain dicts and lists: what jsonschema's resolver
     walks, and what JSON output needs."""
     if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value

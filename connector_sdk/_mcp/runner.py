@@ -26,12 +26,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-
 from .._auth.request import secret_strings
 from .._errors import ConnectorSDKError, OperationError
 from .._http.redact import redact_data
 from .._http.seam import httpx
+from .._manifest.dialect import build_validator
 from .._manifest.model import Authentication
 from .._operations.pages import call_page
 from .._operations.pagination import PageLimits
@@ -90,7 +89,7 @@ class ToolRunner:
         self.policy = policy
         self.signer = signer or CursorSigner()
         self._validators = {
-            tool.name: Draft202012Validator(dict(tool.output_schema))
+            tool.name: build_validator(tool.output_schema, name=f"tool '{tool.name}' output")
             for tool in tools if tool.output_schema is not None}
         self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
 

@@ -34,6 +34,7 @@ from typing import Any
 from .._errors import OperationError
 from .._hints import did_you_mean
 from .._http.policy import render_url
+from .._manifest.dialect import plain
 from .._manifest.model import Authentication, OperationSpec, Service
 from .._secrets import Secret
 
@@ -164,15 +165,6 @@ def tool_annotations(spec: OperationSpec) -> dict[str, Any]:
             hints["idempotentHint"] = True
     hints["openWorldHint"] = True
     return hints
-
-
-def plain(value: Any) -> Any:
-    """A JSON-ready copy of a manifest value (read-only mappings become dicts)."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def _input_schema(
