@@ -10,11 +10,12 @@ locals or a result document by accident shows ``**********``. The clear value is
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 __all__ = ["MASK", "REFERENCE_KEY", "Secret", "SecretReference", "UnreadableSecret",
-           "json_default", "reveal"]
+           "json_default", "reveal", "shown_url"]
 
 MASK = "**********"
 
@@ -160,3 +161,24 @@ def json_default(value: Any) -> Any:
     if isinstance(value, Secret):
         return MASK
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def shown_url(url: str, *, keep_user: bool = True) -> str:
+    """``url`` fit for a message or a repr: the one way the SDK shows a server's URL.
+
+    Its password is dropped (``user@host``), or with ``keep_user=False`` all of its user
+    information is masked (``**********@host``, for proxies, whose credentials are both
+    secret); its query and fragment are dropped, because ``?password=...`` is a common way to
+    pass one (redis-py and libpq both read it). It works on the text and never raises, so a
+    malformed URL (a bad port, say) is still shown without what could be a credential.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    rest = re.split(r"[?#]", rest, maxsplit=1)[0]
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        userinfo, _, host = authority.rpartition("@")
+        user = userinfo.partition(":")[0]
+        authority = f"{user}@{host}" if keep_user and user else f"{MASK}@{host}"
+    return scheme + sep + authority + slash + path

@@ -58,3 +58,22 @@ def test_equality_and_copies(canary: str) -> None:
 def test_only_strings() -> None:
     with pytest.raises(TypeError):
         Secret(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "masked"),
+    [
+        ("postgresql://fleet:pw@127.0.0.1:5432/auth?password=pw",
+         "postgresql://fleet@127.0.0.1:5432/auth", "postgresql://**********@127.0.0.1:5432/auth"),
+        ("redis://:pw@cache:99999/0", "redis://**********@cache:99999/0",
+         "redis://**********@cache:99999/0"),
+        ("http://u:p%40ss@proxy:3128/x#pw", "http://u@proxy:3128/x", "http://**********@proxy:3128/x"),
+        ("redis://cache/0?password=pw", "redis://cache/0", "redis://cache/0"),
+    ],
+)
+def test_shown_url_never_shows_a_password_even_in_a_malformed_url(url, shown, masked):
+    from connector_sdk._secrets import shown_url
+
+    assert shown_url(url) == shown
+    assert shown_url(url, keep_user=False) == masked
+    assert "pw" not in shown_url(url) and "p%40ss" not in shown_url(url)

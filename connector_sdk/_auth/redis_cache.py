@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .._errors import ConnectorSDKError, StoreError
+from .._secrets import shown_url
 from .._stores.crypto import SecretCipher, key_origin, load_secret_key
 from .._stores.home import ensure_private_dir, sdk_home
 from .cache import MemoryTokenCache
@@ -89,7 +90,7 @@ class RedisTokenCache:
             ) from exc
         self._redis = redis
         self._url = url
-        self._display = _display(url)
+        self._display = shown_url(url)
         self._cipher = cipher
         self._prefix = prefix
         self._timeout = timeout
@@ -322,18 +323,6 @@ def _no_retry(is_async: bool) -> Any:
     from redis.retry import Retry
 
     return Retry(NoBackoff(), 0)
-
-
-def _display(url: str) -> str:
-    """The URL without its password, for messages."""
-    import urllib.parse
-
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url.split("?", 1)[0]
-    user = f"{parts.username}@" if parts.username else ""
-    netloc = f"{user}{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def open_token_cache(

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from .._errors import ConfigError
-from .redact import MASK
+from .._secrets import shown_url
 from .seam import httpx
 
 __all__ = ["describe", "proxy_mounts", "proxy_routes"]
@@ -44,13 +44,7 @@ _SCHEMES = ("http", "https")
 
 def describe(proxy: str) -> str:
     """``proxy`` with its user and password replaced by the mask (for messages and reprs)."""
-    scheme, sep, rest = proxy.partition("://")
-    if not sep:
-        scheme, rest = "", proxy
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = MASK + "@" + authority.rpartition("@")[2]
-    return (scheme + sep if sep else "") + authority + slash + path
+    return shown_url(proxy, keep_user=False)
 
 
 def _env(environ: Mapping[str, str], name: str) -> str:

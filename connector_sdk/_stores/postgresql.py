@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .._errors import StoreError
-from .._secrets import MASK
+from .._secrets import MASK, shown_url
 from .codec import Row
 from .crypto import SecretCipher
 from .protocol import now_text
@@ -84,18 +84,7 @@ def is_postgresql_url(url: str) -> bool:
 
 def display_url(url: str) -> str:
     """``postgresql://user@host:port/dbname``: the URL without its password or options."""
-    parts = urllib.parse.urlsplit(url)
-    user = f"{urllib.parse.unquote(parts.username)}@" if parts.username else ""
-    host = parts.hostname or "localhost"
-    port = f":{parts.port}" if _port(parts) else ""
-    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
-
-
-def _port(parts: urllib.parse.SplitResult) -> int | None:
-    try:
-        return parts.port
-    except ValueError:
-        return None
+    return shown_url(url)
 
 
 class PostgreSQLStore(SQLStore):
