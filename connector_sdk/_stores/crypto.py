@@ -47,6 +47,7 @@ __all__ = [
     "SecretCipher",
     "fsync_dir",
     "generate_key_text",
+    "key_from_environment",
     "key_origin",
     "load_secret_key",
 ]
@@ -191,6 +192,23 @@ def key_origin(home: Path, environ: Mapping[str, str] | None = None) -> str:
     return f"the key file {home / KEY_FILE_NAME}"
 
 
+def key_from_environment(environ: Mapping[str, str], name: str) -> bytes | None:
+    """The 32-byte key in the variable ``name`` (URL-safe base64), or None when it is unset
+    or blank. A malformed value is a ``SecretKeyError`` that names the variable, says how to
+    make a key, and does not show the value. Every key the SDK reads from the environment
+    (the store's, the Temporal payload key) goes through here."""
+    text = environ.get(name, "")
+    if not text.strip():
+        return None
+    key = _decode_key_text(text)
+    if key is None:
+        raise SecretKeyError(
+            f"{name} is set but is not a valid key: it must be the URL-safe base64 "
+            f"text of {_KEY_BYTES} random bytes (44 characters); {_NEW_KEY_HINT}"
+        )
+    return key
+
+
 def load_secret_key(
     home: Path, environ: Mapping[str, str] | None = None, *, create: bool = True
 ) -> bytes:
@@ -204,14 +222,8 @@ def load_secret_key(
     and does not show the value.
     """
     env = os.environ if environ is None else environ
-    text = env.get(KEY_ENV, "")
-    if text.strip():
-        key = _decode_key_text(text)
-        if key is None:
-            raise SecretKeyError(
-                f"{KEY_ENV} is set but is not a valid key: it must be the URL-safe base64 "
-                f"text of {_KEY_BYTES} random bytes (44 characters); {_NEW_KEY_HINT}"
-            )
+    key = key_from_environment(env, KEY_ENV)
+    if key is not None:
         return key
     path = home / KEY_FILE_NAME
     key_or_none = _read_key_file(path)

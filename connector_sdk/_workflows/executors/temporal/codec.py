@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from temporalio.api.common.v1 import Payload
 
 from ...._errors import SecretKeyError
-from ...._stores.crypto import _decode_key_text, load_secret_key
+from ...._stores.crypto import key_from_environment, load_secret_key
 from ...._stores.home import ensure_private_dir, sdk_home
 
 __all__ = ["ENCODING", "KEY_ENV", "EncryptionCodec", "data_converter", "load_payload_key"]
@@ -50,15 +50,8 @@ def load_payload_key(environ: Mapping[str, str] | None = None) -> bytes:
     """The 32-byte payload key: ``CONNECTOR_SDK_TEMPORAL_KEY``, else derived from the
     store's key. A malformed variable is a ``SecretKeyError`` that does not show it."""
     env = os.environ if environ is None else environ
-    text = env.get(KEY_ENV, "")
-    if text.strip():
-        key = _decode_key_text(text)
-        if key is None:
-            raise SecretKeyError(
-                f"{KEY_ENV} is set but is not a valid key: it must be the URL-safe base64 text"
-                " of 32 random bytes (44 characters); make one with python -c \"import"
-                " secrets,base64;print(base64.urlsafe_b64encode(secrets.token_bytes(32))"
-                ".decode())\"")
+    key = key_from_environment(env, KEY_ENV)
+    if key is not None:
         return key
     home = sdk_home(env)
     ensure_private_dir(home)
