@@ -15,7 +15,7 @@ from .._hints import did_you_mean, json_type
 from .._problems import Problem
 from .package import fast_is_valid, fast_validator, schema
 from .reader import Document
-from .schema_errors import describe, expected_type, missing_property, unknown_properties
+from .schema_errors import describe, expected_type, missing_property, shown, unknown_properties
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -87,4 +87,10 @@ def _to_problems(doc: Document, error: ValidationError) -> list[Problem]:
         return [doc.problem(path, "SCHEMA-OPERATION-KIND",
                             "an operation has either a 'request' or a 'handler', not both or"
                             " neither")]
+    if "propertyNames" in error.relative_schema_path and isinstance(error.instance, str):
+        # the key is at fault, not its parent: name it and point at it
+        what = {("operations",): "operation id", ("parameters", "properties"):
+                "parameter name"}.get(path, "key")
+        return [doc.problem((*path, error.instance), f"SCHEMA-{keyword.upper()}",
+                            f"{what} '{shown(error.instance)}' {describe(error)}", key=True)]
     return [doc.problem(path, f"SCHEMA-{keyword.upper()}", describe(error))]

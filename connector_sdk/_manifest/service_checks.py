@@ -48,7 +48,7 @@ from .operation_checks import operation_problems
 from .reader import Document
 from .schema_policy import RegexBudget
 from .templates import Template, TemplateSyntaxError, parse_template
-from .url_template import placeholder_positions, static_url_problems
+from .url_template import placeholder_positions, static_url_problems, url_layout
 
 __all__ = ["SECRET_NAME", "TemplateField", "manifest_problems", "template_fields"]
 
@@ -229,14 +229,49 @@ def _template_problems(
         if name in known:
             used.add(name)
             continue
+        hint = _token_hint(name) if field.allows_token_fields else ""
         problems.append(doc.problem(
             field.path, "PLACEHOLDER-UNKNOWN",
             f"placeholder {{{{ {name} }}}} names no declared parameter"
-            + did_you_mean(name, known)
+            + (hint or did_you_mean(name, known))
             + ("" if known else ": declare it under parameters.properties")))
     if field.is_url:
         problems += _url_problems(doc, field, template, params, allowed_hosts)
     return problems
+
+
+_LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+
+
+def _host_pattern_example(template: Template, name: str, allowed_hosts: list[str]) -> str:
+    """A ``pattern`` for parameter ``name`` in the host whose values can match the
+    manifest's own allowed_hosts: one DNS label when the parameter is a label of the host,
+    a name under an allowed ``*.suffix`` (or one of the exact names) when it is the whole
+    host. A lone label can never match ``*.myshopify.com`` for a whole-host parameter."""
+    layout = url_layout(template)
+    whole = any(p.name == name and part == "host" and layout.host == sentinel
+                for p, part, sentinel in zip(template.placeholders, layout.parts,
+                                             layout.sentinels, strict=True))
+    if whole:
+        suffixes = [h[2:] for h in allowed_hosts if h.startswith("*.")]
+        if suffixes:
+            return f"^{_LABEL}{re.escape('.' + suffixes[0])}$"
+        exact = [h for h in allowed_hosts if h and "*" not in h]
+        if exact:
+            return "^(" + "|".join(re.escape(h) for h in exact) + ")$"
+    return f"^{_LABEL}$"
+
+
+#: Names authors write for the token where only ``{{ access_token }}`` exists: spelling
+#: distance points ``token`` at ``token_type``, the wrong way.
+_TOKEN_ALIASES = frozenset({"token", "bearer", "bearer_token", "accesstoken", "oauth_token",
+                            "auth_token", "api_token", "access-token"})
+
+
+def _token_hint(name: str) -> str:
+    if name.lower() in _TOKEN_ALIASES:
+        return ": did you mean 'access_token'? (the token is {{ access_token }})"
+    return ""
 
 
 def _url_problems(
@@ -260,12 +295,13 @@ def _url_problems(
                                         " would leak into logs and proxies: send it in a header"
                                         " or form field instead"))
         if "host" in parts and not value_pattern_is_host_safe(prop):
+            example = _host_pattern_example(template, name, allowed_hosts)
             problems.append(doc.problem(
                 ("parameters", "properties", name), "HOST-PLACEHOLDER-UNCONSTRAINED",
                 f"'{name}' is placed in the host of {'.'.join(map(str, field.path))} but its"
                 " schema lets it hold '/', '@', ':', '?', '#', '\\' or spaces: add an anchored"
-                " 'pattern' (for example '^[a-z0-9][a-z0-9-]{0,62}$'); the"
-                f" rendered host must also match allowed_hosts: {hosts_text}", key=True))
+                f" 'pattern' (for example '{example}'); the rendered host must also match"
+                f" allowed_hosts: {hosts_text}", key=True))
         if "host" in parts:
             problems += _example_host_problems(doc, field, template, name, prop, allowed_hosts)
     return problems

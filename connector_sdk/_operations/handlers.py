@@ -3,7 +3,9 @@
 A handler is registered by a plugin (``register_operation_handlers``) under
 ``"<service>.<handler>"`` and called as ``handler(context, values)``, sync (in a thread) or
 async. A ``ConnectorSDKError`` it raises passes through; any other exception becomes an
-``OperationError`` naming the plugin (a bug to report), never a traceback for the user.
+``OperationError`` naming the plugin and the exception's type and message, for the plugin's
+author, with its traceback as a note the CLI shows with ``--debug``; never a traceback for
+the user. Both are redacted of the authentication's secrets.
 """
 
 from __future__ import annotations
@@ -97,8 +99,27 @@ async def run_handler(call: Call, values: dict[str, Any]) -> Any:
     except ConnectorSDKError:
         raise
     except Exception as exc:
-        raise OperationError(
-            f"operation '{call.name}': the handler of plugin '{call.service.plugin}' failed"
-            f" ({type(exc).__name__}); this is a bug in the plugin, report it",
-            operation=call.name) from exc
+        raise _handler_error(call, exc) from exc
     return result
+
+
+def _handler_error(call: Call, exc: Exception) -> OperationError:
+    """The ``OperationError`` for a handler that raised ``exc``: its type and message (the
+    authentication's secrets redacted) for the plugin's author, and, as a note the CLI
+    prints with ``--debug``, its traceback, redacted the same way."""
+    import traceback
+
+    from .._http.redact import redact
+
+    plugin = call.service.plugin or "?"
+    where = f"{plugin}, {call.service.distribution}" if call.service.distribution else plugin
+    error = OperationError(
+        f"operation '{call.name}': the handler of plugin '{where}' raised"
+        f" {type(exc).__name__}: {shown_text(str(exc), call.secrets) or '(no message)'};"
+        " an error in the plugin: rerun with --debug (or CONNECTOR_SDK_DEBUG=1) for its"
+        " traceback, and report it to the plugin's authors if it is not yours",
+        operation=call.name)
+    text = "".join(traceback.format_exception(exc))
+    error.add_note("the handler's traceback (secrets redacted):\n"
+                   + redact(text, call.secrets).rstrip())
+    return error

@@ -147,10 +147,13 @@ def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def not_found(name: str) -> AuthenticationNotFound:
+def not_found(name: str, known: Collection[str] = ()) -> AuthenticationNotFound:
+    """``AuthenticationNotFound`` for ``name``, with the closest of ``known`` as a hint."""
+    from .._hints import did_you_mean
+
     return AuthenticationNotFound(
-        f"no authentication named {name!r}; check the name against the list of "
-        f"authentications, or create it first",
+        f"no authentication named {name!r}{did_you_mean(name, known)}; check the name against"
+        " `connector-sdk auth list`, or create it first",
         name=name,
     )
 

@@ -128,8 +128,14 @@ class SQLStore:
             found = execute(_SELECT + " WHERE a.name = ?", (name,)).fetchall()
         records = list(self._group(found))
         if not records:
-            raise not_found(name)
+            raise not_found(name, self._names())
         return self._record(records[0])
+
+    def _names(self) -> list[str]:
+        """Every stored name (for the did-you-mean of a name not found)."""
+        with self._transaction("list authentication names", write=False) as execute:
+            return [str(row[0]) for row in execute("SELECT name FROM authentications",
+                                                   ()).fetchall()]
 
     def list(self) -> list[AuthenticationRecord]:
         return [self._record(stored) for stored in self.rows()]

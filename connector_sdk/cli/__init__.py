@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate connector manifests, manage authentications, run operations.",
     )
     parser.add_argument("--version", action="version", version=f"connector-sdk {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks (a plugin handler's error, internal errors);"
+                             " accepted anywhere on the line; also CONNECTOR_SDK_DEBUG=1")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         if _available(module):
@@ -81,8 +84,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
         print(f"connector-sdk {__version__}")
         return 0
+    debug = "--debug" in args_list  # anywhere: `connector-sdk call X --debug` too
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    args = parser.parse_args([a for a in args_list if a != "--debug"])
     if not args.command:
         parser.print_help()
         return 2
@@ -98,6 +102,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     except ConnectorSDKError as exc:
         print(f"connector-sdk {args.command}: {exc}", file=sys.stderr)
+        if debug or _debug_env():
+            for note in getattr(exc, "__notes__", ()):  # a handler's redacted traceback
+                print(note, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -107,11 +114,15 @@ def _main(argv: Sequence[str] | None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except Exception as exc:
-        from .._config import env_flag
-
-        if env_flag(os.environ, "CONNECTOR_SDK_DEBUG"):
+        if debug or _debug_env():
             raise
         print(f"connector-sdk {args.command}: internal error: {type(exc).__name__}: {exc}\n"
-              "This is a bug in connector-sdk; rerun with CONNECTOR_SDK_DEBUG=1 for a"
-              " traceback and report it.", file=sys.stderr)
+              "This is a bug in connector-sdk; rerun with --debug for a traceback and report"
+              " it.", file=sys.stderr)
         return 2
+
+
+def _debug_env() -> bool:
+    from .._config import env_flag
+
+    return env_flag(os.environ, "CONNECTOR_SDK_DEBUG")

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,6 +73,24 @@ def _value_from_reference(name: str, text: str) -> str:
     return text
 
 
+_PREFIXES = ("env", "file", "ref")
+
+
+def _check_prefix(name: str, text: str) -> None:
+    """A mistyped ``@word:`` reference must not become the literal value, or be refused as
+    a secret typed on the command line: name it, and the ones that exist."""
+    prefix = re.match(r"@([A-Za-z][A-Za-z0-9_-]*):", text)
+    if prefix and prefix.group(1) not in _PREFIXES:
+        from .._hints import closest
+
+        near = closest(prefix.group(1), _PREFIXES)
+        hint = f" (did you mean '@{near}:'?)" if near else ""
+        raise UsageError(f"--param {name}: unknown reference '@{prefix.group(1)}:'{hint}; write"
+                         f" {name}=@env:VARIABLE, {name}=@file:PATH or {name}=@ref:SCHEME:WHERE"
+                         f" (a value that really starts with @WORD: goes in a file:"
+                         f" {name}=@file:PATH)")
+
+
 def read_parameters(service: Service, pairs: Sequence[str], *, prompt: bool) -> dict[str, Any]:
     """``key=value`` pairs into values; secrets only via ``@env:``, ``@file:`` or a prompt.
 
@@ -90,6 +109,7 @@ def read_parameters(service: Service, pairs: Sequence[str], *, prompt: bool) -> 
         if name in values:
             raise UsageError(f"--param {name} is given twice: give each parameter once")
         spec = service.parameter(name)
+        _check_prefix(name, text)
         if text.startswith("@ref:"):  # stored as a reference, resolved at each token request
             values[name] = {REFERENCE_KEY: text[5:]}
             continue
