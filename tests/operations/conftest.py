@@ -1,11 +1,12 @@
-"""Fixtures for operation tests: sandbox runtimes (in-process and loopback), a fake clock and
-recorded sleeps, and a small loopback service (pytest-httpserver) for rate-limit signals."""
+"""Fixtures for operation tests: sandbox runtimes (in-process and loopback), the kit's fake
+clock and recorded sleeps, and a small loopback service (pytest-httpserver) for rate-limit
+signals."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +20,9 @@ from connector_sdk._manifest.model import Authentication
 from connector_sdk._operations.ratelimit import RateLimitPolicy
 from connector_sdk._runtime.runtime import Runtime
 from connector_sdk.sandbox import SandboxServer, SandboxTransport, routing_transports
+from connector_sdk.testing import FakeClock, Sleeps
 
-
-class FakeClock:
-    """Wall-clock seconds that only move when a test (or a recorded sleep) moves them."""
-
-    def __init__(self, start: float = 1_781_650_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class Sleeps:
-    """An injected ``sleep`` that records each wait and moves the fake clock instead."""
-
-    clock: FakeClock | None = None
-    calls: list[float] = field(default_factory=list)
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        if self.clock is not None:
-            self.clock.advance(seconds)
+__all__ = ["FakeClock", "LoopEnv", "LoopPlugin", "SandboxEnv", "Sleeps", "sandbox_env"]
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Helpers the sandbox tests share: a movable clock and token fetchers."""
+"""Helpers the sandbox tests share: the kit's movable clock and token fetchers."""
 
 from __future__ import annotations
 
@@ -8,19 +8,10 @@ import httpx
 from connector_shopify.emulator import ShopifySandbox
 from connector_twitch.emulator import TwitchSandbox
 
+from connector_sdk.testing import FakeClock
 
-class FakeClock:
-    """A clock tests move by hand, so expiry and rate limits need no sleeping."""
-
-    def __init__(self, now: float = 1_750_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
+__all__ = ["ADMIN", "SHOP", "SHOPIFY", "TWITCH", "FakeClock", "graphql", "helix_headers",
+           "shopify_token", "twitch_token"]
 
 TWITCH = TwitchSandbox().parameters()
 SHOPIFY = ShopifySandbox().parameters()

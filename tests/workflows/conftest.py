@@ -19,19 +19,7 @@ from connector_twitch.emulator import TwitchSandbox
 from connector_sdk._http.settings import HttpSettings
 from connector_sdk._runtime.runtime import Runtime
 from connector_sdk.sandbox import SandboxTransport
-
-
-class Clock:
-    """A clock tests move by hand; shared by an emulator and the token manager."""
-
-    def __init__(self, start: float = 1_750_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from connector_sdk.testing import FakeClock
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
@@ -59,18 +47,21 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock(fake_clock: FakeClock) -> FakeClock:
+    """The kit's clock, shared by the emulators and the token manager."""
+    return fake_clock
 
 
 @pytest.fixture
-def twitch(clock: Clock) -> TwitchSandbox:
-    return TwitchSandbox(clock=clock)
+def twitch(emulator: Callable[..., Any], clock: FakeClock) -> TwitchSandbox:
+    sandbox: TwitchSandbox = emulator("twitch", clock=clock)
+    return sandbox
 
 
 @pytest.fixture
-def shopify(clock: Clock) -> ShopifySandbox:
-    return ShopifySandbox(clock=clock)
+def shopify(emulator: Callable[..., Any], clock: FakeClock) -> ShopifySandbox:
+    sandbox: ShopifySandbox = emulator("shopify", clock=clock)
+    return sandbox
 
 
 MakeRuntime = Callable[..., tuple[Runtime, CountingTransport]]
