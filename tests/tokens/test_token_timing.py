@@ -13,6 +13,7 @@ from connector_sdk._auth.cache import MemoryTokenCache
 from connector_sdk._auth.response import ResponseContext, parse_token_response
 from connector_sdk._auth.token import MIN_LIFETIME, RefreshPolicy
 from connector_sdk._secrets import Secret
+from connector_sdk.testing import FakeClock
 
 CTX = ResponseContext(service="demo", authentication="main", default_expires_in=3600)
 
@@ -66,14 +67,6 @@ def test_a_huge_int_expires_in_from_the_endpoint_is_not_an_internal_error(
 # -- wall-clock expiry ------------------------------------------------------------------------
 
 
-class WallClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def roundtrip(token: Token) -> Token:
     """What another process reads back: the JSON form (a real cache encrypts it)."""
     return Token.from_dict(json.loads(json.dumps(token.to_dict())))
@@ -85,7 +78,7 @@ def test_a_token_restored_in_another_manager_is_fresh_then_stale_by_wall_clock(
     server.script("/token", kit.token_reply("first", expires_in=100))
     server.default("/token", kit.token_reply("second", expires_in=100))
     auth = kit.auth(kit.service(), client_id="a", client_secret="b")
-    wall = WallClock(5000.0)
+    wall = FakeClock(5000.0)
     writer = make_manager(clock=clock, wall_clock=wall)
     written = writer.get_token(auth)
     assert (written.obtained_at, written.expires_at) == (5000.0, 5100.0)
@@ -123,7 +116,7 @@ def test_a_held_token_keeps_to_the_monotonic_clock_when_the_wall_clock_jumps(
     kit, server, make_manager, clock
 ):
     server.default("/token", kit.token_reply("tok", expires_in=3600))
-    wall = WallClock(5000.0)
+    wall = FakeClock(5000.0)
     manager = make_manager(clock=clock, wall_clock=wall)
     auth = kit.auth(kit.service(), client_id="a", client_secret="b")
     manager.get_token(auth)
