@@ -20,10 +20,10 @@ from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._errors import UnauthorizedError
+from .._errors import NetworkPolicyError, UnauthorizedError
 from .._http.body import Body, read_async, read_sync
 from .._http.messages import provider_message
-from .._http.policy import check_url
+from .._http.policy import check_url, render_url
 from .._http.redact import redact
 from .._http.seam import httpx
 from .._manifest.model import Authentication
@@ -33,7 +33,7 @@ from .token import Token
 if TYPE_CHECKING:
     from .manager import TokenManager
 
-__all__ = ["CHECKED_EXTENSION", "ServiceAuth", "origin_of"]
+__all__ = ["CHECKED_EXTENSION", "ServiceAuth", "origin_of", "token_hosts"]
 
 logger = logging.getLogger("connector_sdk.tokens")
 
@@ -86,7 +86,10 @@ class ServiceAuth(httpx.Auth):
     """Attaches ``authentication``'s token to every request sent through the client.
 
     Callers may rely on: a request to a host outside the service's ``allowed_hosts`` raises
-    ``NetworkPolicyError`` before a token is attached; a 401 triggers exactly one token
+    ``NetworkPolicyError`` before a token is attached, and so does a request to a host the
+    manifest allows but this authentication's own parameters do not render (tenant
+    isolation: under ``*.myshopify.com`` a client bound to shop A never sends its token to
+    shop B, whoever built the URL; see ``token_hosts``); a 401 triggers exactly one token
     refresh (single flight in the manager) and one retry; a second 401 raises
     ``UnauthorizedError`` naming the service and authentication. Of a 401's body at most
     ``BODY_LIMIT`` bytes are read, within the timeout: a huge or dripping body costs neither
@@ -109,6 +112,7 @@ class ServiceAuth(httpx.Auth):
         self._allow_loopback = allow_loopback
         self._service = authentication.service
         self._allowed_hosts = tuple(authentication.service.allowed_hosts)
+        self._token_hosts = token_hosts(authentication, allow_loopback=allow_loopback)
         self._secrets = secret_strings(authentication)
         self._rendered: tuple[Token, tuple[tuple[str, str], ...]] | None = None
         self._key: str | None = None
@@ -275,6 +279,15 @@ class ServiceAuth(httpx.Auth):
             allowed_hosts=self._allowed_hosts,
             allow_loopback=self._allow_loopback,
         )
+        if url.host not in self._token_hosts:
+            raise NetworkPolicyError(
+                f"service '{self._service.id}', authentication '{self._authentication.name}':"
+                f" a request to {url.host} was refused before the token was attached: the"
+                " manifest's allowed_hosts admit that host, but this authentication's own"
+                " parameters render only " + ", ".join(sorted(self._token_hosts)) + "; a"
+                " token is sent only to its own hosts, so call that host with the"
+                " authentication made for it",
+                url_name="request", service=self._service.id)
         request.extensions[CHECKED_EXTENSION] = (url, self._service, self._allow_loopback)
 
     def _attach(self, request: httpx.Request, token: Token) -> None:
@@ -302,6 +315,32 @@ class ServiceAuth(httpx.Auth):
             status=401,
             provider_message=message,
         )
+
+
+def token_hosts(authentication: Authentication, *, allow_loopback: bool) -> frozenset[str]:
+    """The hosts ``authentication``'s token may be sent to.
+
+    They are the hosts its own parameters render into the manifest's URLs (``base_url``,
+    ``token_url``, the revocation URL), plus the ``allowed_hosts`` that are exact names: a
+    fixed host is the same for every authentication, while a wildcard such as
+    ``*.myshopify.com`` admits every tenant and so only the tenant this authentication
+    renders may receive its token. A URL that does not render (a value the policy refuses)
+    adds nothing: the request to it is refused by the policy anyway.
+    """
+    service = authentication.service
+    hosts = {h.lower() for h in service.allowed_hosts if "*" not in h}
+    templates = [service.base_url, service.auth.token_url]
+    if service.auth.revocation is not None:
+        templates.append(service.auth.revocation.url)
+    for template in templates:
+        try:
+            url = render_url(template, authentication.parameters, service=service.id,
+                             url_name="base_url", allowed_hosts=service.allowed_hosts,
+                             allow_loopback=allow_loopback)
+        except NetworkPolicyError:
+            continue
+        hosts.add(url.host)
+    return frozenset(hosts)
 
 
 def _content(body: Body, decoded: bool) -> bytes:
