@@ -364,3 +364,44 @@ def test_operation_input_required_holding_a_list_is_a_problem_not_a_crash(figure
     doc, problems = load_yaml(REQUIRED_LIST_ITEM, "fuzz.yaml")
     assert doc is not None
     assert validate_document(doc).problems
+
+
+HEADER_PROBLEMS = {
+    "contains a line break (CR or LF), which would end the header",
+    "contains a NUL character",
+    "contains a control character",
+    "contains non-ASCII text; header values must be ASCII",
+    "starts or ends with whitespace",
+}
+HEADER_BITS = ["\r", "\n", "\x00", "\t", " ", "\x1b", "\x7f", "é", "\u2028", "a", "Z", "=", ";"]
+
+
+@FUZZ
+@given(value=st.text(max_size=60) | st.lists(st.sampled_from(HEADER_BITS), max_size=20).map(
+    "".join))
+def test_header_values_are_refused_where_they_enter_or_safe_to_send(
+    value: str, examples: Counter
+) -> None:
+    """Header rendering (issue 10.8): a value the one header check accepts is one the HTTP
+    library sends as it is (h11 serialises it, unchanged); a token the provider sends is
+    either refused as a TokenResponseError that never quotes it, or passes that check."""
+    import h11
+
+    from connector_sdk._http.headers import header_value_problem
+
+    examples()
+    problem = header_value_problem(value)
+    if problem is None:
+        connection = h11.Connection(h11.CLIENT)
+        data = connection.send(h11.Request(method="GET", target="/",
+                                           headers=[("Host", "a"), ("X-Value", value)]))
+        assert f"X-Value: {value}\r\n".encode("ascii") in (data or b"")
+    else:  # one of the check's fixed phrases: never the value itself
+        assert problem in HEADER_PROBLEMS
+    body = json.dumps({"access_token": value + SECRET, "expires_in": 60}).encode()
+    try:
+        grant = parse_token_response(200, "application/json", body, CTX)
+    except TokenResponseError as error:
+        assert SECRET not in str(error)  # noqa: PT017
+        return
+    assert header_value_problem(grant.access_token.reveal()) is None
