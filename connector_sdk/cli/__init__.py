@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show tracebacks (a plugin handler's error, internal errors);"
                              " accepted anywhere on the line; also CONNECTOR_SDK_DEBUG=1")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show each HTTP exchange and token request on stderr (method,"
+                             " URL, status, time); accepted anywhere on the line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         if _available(module):
@@ -85,8 +88,13 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"connector-sdk {__version__}")
         return 0
     debug = "--debug" in args_list  # anywhere: `connector-sdk call X --debug` too
+    verbose = bool({"-v", "--verbose"} & set(args_list))
     parser = build_parser()
-    args = parser.parse_args([a for a in args_list if a != "--debug"])
+    args = parser.parse_args([a for a in args_list if a not in ("--debug", "-v", "--verbose")])
+    if verbose:
+        from ._verbose import enable
+
+        enable()
     if not args.command:
         parser.print_help()
         return 2

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,3 +166,35 @@ def test_an_invalid_operation_id_is_named(tmp_path: Path,
     assert code == 1
     assert "SCHEMA-PATTERN operation id 'Crash-Now' does not match the pattern" in out
     assert "(at $.operations.Crash-Now)" in out
+
+
+def test_verbose_shows_each_exchange_and_token_request_without_secrets(
+    tmp_path: Path, make_canary: Any, local_server: Any,
+) -> None:
+    from connector_sdk.testing import APIServer, TokenServer
+
+    secret, token = make_canary("secret"), make_canary("token")
+    shop = "my-store.myshopify.com"
+    tokens = TokenServer(local_server, path="/admin/oauth/access_token", host=shop,
+                         make_token=lambda: token)
+    APIServer(local_server, tokens=tokens, host=shop, prefix="/admin/api/2025-10").route(
+        "GET", "/shop.json", json={"shop": {"name": "Verbose"}})
+    home, none = tmp_path / "home", tmp_path / "none"
+    made = cli(none, home, "auth", "create", "shopify", "--name", "dev", "--param",
+               f"shopify_url={shop}", "--param", "client_id=app", "--param",
+               "client_secret=@env:SECRET", SECRET=secret)
+    assert made.returncode == 0, made.stderr
+    called = cli(none, home, "-v", "call", "shopify.get_shop", "--auth", "dev",
+                 "--local-server", local_server.url)
+    assert called.returncode == 0, called.stderr
+    lines = called.stderr.splitlines()
+    assert any(re.match(r"\[ *\d+ ms\] token request service=shopify authentication=dev", line)
+               for line in lines)
+    assert any(f'POST https://{shop}/admin/oauth/access_token "HTTP/1.1 200 OK"' in line
+               for line in lines)
+    assert any(f'GET https://{shop}/admin/api/2025-10/shop.json "HTTP/1.1 200 OK"' in line
+               for line in lines)
+    assert_no_canary(called.stdout + called.stderr, secret, token)
+    quiet = cli(none, home, "call", "shopify.get_shop", "--auth", "dev", "--local-server",
+                local_server.url)
+    assert "HTTP Request" not in quiet.stderr
