@@ -203,8 +203,8 @@ def plan(answers: Answers) -> dict[str, str]:
 
     m = _manifest(answers)
     token_path = parse_template(_split(answers.token_url)[1]).render(m.examples)
-    files = package_files(answers.name, answers.title, example_parameters=m.examples, example_host=m.example_host,
-                          token_path=token_path, base_path="/v1")
+    files = package_files(answers.name, answers.title, example_parameters=m.examples,
+                          example_host=m.example_host, token_path=token_path, base_path="/v1")
     package = "connector_" + answers.name.replace("-", "_")
     files[f"{package}/{answers.name}.yaml"] = _manifest_text(answers, m)
     return files
