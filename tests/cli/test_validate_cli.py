@@ -253,3 +253,42 @@ def test_a_tab_in_the_indentation_is_named(
     code, out, _ = run_cli(capsys, "validate", str(path))
     assert code == 1
     assert "never tabs" in out
+
+
+_AUDITED_VALIDATE = """
+import json, sys
+opened, connects = [], []
+def hook(event, args):
+    if event == "open":
+        opened.append(str(args[0]))
+    elif event == "socket.connect":
+        connects.append(repr(args[1]))
+sys.addaudithook(hook)
+from connector_sdk.cli import main
+code = main(["validate", *sys.argv[1:]])
+print(json.dumps({"code": code, "opened": opened, "connects": connects}), file=sys.stderr)
+"""
+
+
+def test_validate_opens_only_the_files_it_is_given_and_the_packages_own(tmp_path: Path) -> None:
+    """The promise of docs/security.md, seen by an audit hook in a fresh process: no socket,
+    and no file but the named ones, the SDK's package (its schemas) and the interpreter's."""
+    import connector_sdk
+
+    canary = tmp_path / "canary.json"
+    canary.write_text('{"const": "canary"}')
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text(VALID.read_text().replace(
+        "    client_id:\n      type: string\n",
+        f"    client_id:\n      type: string\n      $ref: 'file://{canary}'\n"
+        "      pattern: '^(a+)+$'\n      default: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\n"))
+    done = subprocess.run([sys.executable, "-c", _AUDITED_VALIDATE, str(hostile), str(VALID)],
+                          capture_output=True, text=True, timeout=120)
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] == 1 and "REF-NOT-LOCAL" in done.stdout
+    assert report["connects"] == []
+    allowed = (str(Path(connector_sdk.__file__).parent), sys.prefix, sys.base_prefix,
+               str(hostile), str(VALID))
+    assert [p for p in report["opened"] if not Path(p).resolve().as_posix().startswith(
+        tuple(str(Path(a).resolve()) for a in allowed))] == []
+    assert str(canary) not in report["opened"]
