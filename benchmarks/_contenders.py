@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _server import BASIC, CLIENT_ID, CLIENT_SECRET
+from _server import BASIC, CLIENT_ID, CLIENT_SECRET, foreign_transports
 
 from connector_sdk import Runtime, hookimpl
 from connector_sdk._http.settings import HttpSettings
@@ -233,13 +233,23 @@ def make(name: str, target: Target) -> Contender:
             warnings.simplefilter("ignore")
             from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuth2Client
 
+        # Authlib 1.9 drives httpx2 when it is installed (the mcp extra brings it), and a
+        # client of one module takes only that module's transports and limits.
+        from authlib.integrations.httpx_client import _compat
+
+        http = _compat.httpx2
+        transport, async_transport = target.transport, target.async_transport
+        if http is not httpx and transport is not None:
+            transport, async_transport = foreign_transports(transport.app, http)
+        limits = http.Limits(max_connections=LIMITS.max_connections,
+                             max_keepalive_connections=LIMITS.max_keepalive_connections)
         common = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
                   "token_endpoint": f"{target.base}/token", "grant_type": "client_credentials",
-                  "base_url": f"{target.base}/api", "limits": LIMITS, "timeout": TIMEOUT}
+                  "base_url": f"{target.base}/api", "limits": limits, "timeout": TIMEOUT}
         if target.early_expiry:
             common["leeway"] = target.early_expiry
-        sync = OAuth2Client(transport=target.transport, **common)
-        asynchronous = AsyncOAuth2Client(transport=target.async_transport, **common)
+        sync = OAuth2Client(transport=transport, **common)
+        asynchronous = AsyncOAuth2Client(transport=async_transport, **common)
 
         # Authlib's docs fetch the token once before use and then let the client renew it
         # (ensure_active_token, behind its own refresh lock); callers racing a cold client

@@ -268,12 +268,13 @@ class ServerProcess:
 # -- in-process transports --------------------------------------------------------------
 
 
-def _answer(app: BenchApp, request: httpx.Request, body: bytes) -> tuple[float, httpx.Response]:
+def _answer(app: BenchApp, request: Any, body: bytes, http: Any = httpx) -> tuple[float, Any]:
+    """The app's answer as a response of ``http`` (httpx, or an API-identical module)."""
     target = request.url.raw_path.decode("ascii")
     headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                for k, v in request.headers.raw}
     delay, (status, answer_headers, content) = app.route(request.method, target, headers, body)
-    return delay, httpx.Response(status, headers=answer_headers, content=content)
+    return delay, http.Response(status, headers=answer_headers, content=content)
 
 
 class InProcessTransport(httpx.BaseTransport):
@@ -298,6 +299,27 @@ class AsyncInProcessTransport(httpx.AsyncBaseTransport):
         if delay > 0:
             await asyncio.sleep(delay)
         return response
+
+
+def foreign_transports(app: BenchApp, http: Any) -> tuple[Any, Any]:
+    """In-process transports for another httpx-compatible module (``httpx2``): a client of
+    that module accepts only its own transport and response classes."""
+
+    class Sync(http.BaseTransport):  # type: ignore[misc, name-defined]
+        def handle_request(self, request: Any) -> Any:
+            delay, response = _answer(app, request, request.read(), http)
+            if delay > 0:
+                time.sleep(delay)
+            return response
+
+    class Async(http.AsyncBaseTransport):  # type: ignore[misc, name-defined]
+        async def handle_async_request(self, request: Any) -> Any:
+            delay, response = _answer(app, request, await request.aread(), http)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            return response
+
+    return Sync(), Async()
 
 
 def main() -> None:
