@@ -19,6 +19,7 @@ from .model import (
     OperationSpec,
     PaginationSpec,
     ParameterSpec,
+    RateLimitSpec,
     RequestSpec,
     RevocationSpec,
     Service,
@@ -112,7 +113,21 @@ def build_service(data: Mapping[str, Any], *, source: str) -> Service:
             for op_id, op in (data.get("operations") or {}).items()
         }),
         source=source,
+        rate_limits=_frozen({name: _build_rate_limit(name, spec)
+                             for name, spec in (data.get("rate_limits") or {}).items()}),
     )
+
+
+def _build_rate_limit(name: str, spec: Mapping[str, Any]) -> RateLimitSpec:
+    def number(key: str) -> float | None:
+        return float(spec[key]) if key in spec else None
+
+    return RateLimitSpec(
+        name=name, style=spec["style"], remaining_header=spec.get("remaining_header"),
+        reset_header=spec.get("reset_header"), limit_header=spec.get("limit_header"),
+        window=number("window"), header=spec.get("header"),
+        leak_window=number("leak_window"), min_leak_rate=number("min_leak_rate") or 0.0,
+        description=spec.get("description"))
 
 
 def _build_auth(auth: Mapping[str, Any]) -> ClientCredentialsAuth:

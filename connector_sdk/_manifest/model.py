@@ -27,6 +27,7 @@ __all__ = [
     "OperationSpec",
     "PaginationSpec",
     "ParameterSpec",
+    "RateLimitSpec",
     "RequestSpec",
     "RevocationSpec",
     "Service",
@@ -99,6 +100,37 @@ class PaginationSpec:
     max_page_size: int | None = None
 
 
+RateLimitStyle = Literal["reset_header", "used_of_size", "retry_after"]
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSpec:
+    """A rate-limit bucket the manifest declares (``rate_limits: {name: ...}``): how the
+    API's answers say the bucket's level, so that the core needs no provider's header names.
+
+    ``style`` ``reset_header``: ``remaining_header`` counts what is left, ``reset_header``
+    is the Unix time (epoch seconds) at which the bucket is full again, ``limit_header`` (if
+    given) its size, and ``window`` the seconds it takes to refill fully, used until the
+    headers give a better estimate. ``used_of_size``: ``header`` reads ``used/size`` of a
+    leaky bucket that leaks its size every ``leak_window`` seconds, never slower than
+    ``min_leak_rate`` calls a second. ``retry_after``: only ``429`` + ``Retry-After``, which
+    every style honours (RFC 9110 §10.2.3); a plugin's handler may report throttling itself.
+    ``description`` is for readers (``connector-sdk docs``). The loader guarantees the
+    fields of the style are present.
+    """
+
+    name: str
+    style: RateLimitStyle
+    remaining_header: str | None = None
+    reset_header: str | None = None
+    limit_header: str | None = None
+    window: float | None = None
+    header: str | None = None
+    leak_window: float | None = None
+    min_leak_rate: float = 0.0
+    description: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class RequestSpec:
     """A declarative HTTP request: values are templates over the operation's inputs."""
@@ -150,6 +182,8 @@ class Service:
     source: str
     plugin: str | None = None
     distribution: str | None = None
+    #: The rate-limit buckets operations name in ``rate_limit`` (each one is declared here).
+    rate_limits: Mapping[str, RateLimitSpec] = field(default_factory=lambda: _EMPTY)
     #: The parameter validator, built on first use and kept with this service.
     validators: Validators = field(default_factory=Validators, init=False, repr=False,
                                    compare=False)

@@ -17,6 +17,8 @@ OPERATION-UNKNOWN-KEYWORD          an input/output schema uses a keyword JSON Sc
                                    know (``maxmum``), which would silently drop a constraint
 OPERATION-PAGINATION-INCONSISTENT  a pagination block does not fit its style or operation
 OPERATION-HEADER-RESERVED          a request header would replace a token header or Host
+OPERATION-RATE-LIMIT-UNDECLARED    ``rate_limit`` names no bucket of the service's
+                                   ``rate_limits``
 REF-* / REGEX-*                    from ``schema_policy``: references and regexes of the
                                    input/output schemas
 =================================  ==========================================================
@@ -56,11 +58,29 @@ def operation_problems(doc: Document, *, budget: RegexBudget | None = None) -> l
     auth = doc.data.get("auth")
     token_headers = {str(k).lower() for k in (auth.get("headers") or {})} \
         if isinstance(auth, dict) and isinstance(auth.get("headers"), dict) else set()
+    buckets = doc.data.get("rate_limits")
+    declared = sorted(k for k in buckets if isinstance(k, str)) \
+        if isinstance(buckets, dict) else []
     problems: list[Problem] = []
     for op_id, operation in operations.items():
         if isinstance(operation, dict):
             problems += _operation(doc, ("operations", op_id), operation, token_headers, budget)
+            problems += _rate_limit_problems(doc, ("operations", op_id, "rate_limit"),
+                                             operation.get("rate_limit"), declared)
     return problems
+
+
+def _rate_limit_problems(doc: Document, where: Path, name: Any,
+                         declared: list[str]) -> list[Problem]:
+    if not isinstance(name, str) or name in declared:
+        return []
+    known = f" (declared: {', '.join(declared)})" if declared else ""
+    return [doc.problem(where, "OPERATION-RATE-LIMIT-UNDECLARED",
+                        f"rate_limit '{name}' names no bucket of rate_limits{known}"
+                        f"{did_you_mean(name, declared)}; declare it at the top level, e.g."
+                        f" rate_limits: {{{name}: {{style: retry_after}}}}, or a reset_header"
+                        " / used_of_size style with the API's header names"
+                        " (docs/operations.md, Rate limits)")]
 
 
 def _operation(

@@ -61,6 +61,7 @@ RULES: dict[str, str] = {
     "OPERATION-UNKNOWN-KEYWORD": "an input/output schema keyword JSON Schema does not know",
     "OPERATION-PAGINATION-INCONSISTENT": "a pagination block does not fit its style",
     "OPERATION-HEADER-RESERVED": "an operation header would replace a token or transport header",
+    "OPERATION-RATE-LIMIT-UNDECLARED": "an operation's rate_limit names no bucket of rate_limits",
     # embedded schemas (parameters, operation inputs and outputs)
     "REF-NOT-LOCAL": "a $ref/$dynamicRef points outside its schema, or an $id rebases them",
     "REF-UNRESOLVED": "a '#...' reference points to nothing that is a schema",

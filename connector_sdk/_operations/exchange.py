@@ -25,7 +25,13 @@ from .._http.policy import check_url
 from .._http.seam import httpx
 from .._manifest.model import Authentication, OperationSpec, Service
 from .pagination import PageLimits, next_cursor, next_link
-from .ratelimit import RateLimitBucket, RateLimiter, pace_delay, rate_limit_delay
+from .ratelimit import (
+    RateLimitBucket,
+    RateLimiter,
+    declared_limit,
+    pace_delay,
+    rate_limit_delay,
+)
 from .requests import DROP, render_body, render_headers, render_path, render_query
 from .responses import api_message, decode_json, read_response
 
@@ -99,10 +105,11 @@ class Call:
 
         With a shared bucket (the operation declares ``rate_limit``) each attempt first
         waits for its slot, which never counts against ``max_waits``; only a 429 does."""
+        limit = declared_limit(self.service, self.operation)
         while True:
             response = await self._attempt(request)
             delay = rate_limit_delay(response.status_code, response.headers,
-                                     now=self.limiter.now())
+                                     now=self.limiter.now(), limit=limit)
             if delay is not None:
                 said = api_message(response, self.scrub(response))
                 if self.bucket is None:
@@ -119,7 +126,7 @@ class Call:
                     f"the API answered {response.status_code} {reason}"
                     + (f": {said}" if said else ""), status=response.status_code, provider=said)
             if self.bucket is None:
-                self.pause = pace_delay(response.headers, now=self.limiter.now())
+                self.pause = pace_delay(response.headers, now=self.limiter.now(), limit=limit)
             return response
 
     async def _attempt(self, request: httpx.Request) -> httpx.Response:

@@ -1,37 +1,41 @@
-"""Reading the providers' rate-limit signals, and waiting within bounds before giving up.
+"""Reading the rate-limit signals a manifest declares, and waiting within bounds.
 
-APIs say "slow down" in different ways (https://dev.twitch.tv/docs/api/guide/#twitch-rate-limits,
-https://shopify.dev/docs/api/admin-rest/usage/rate-limits,
-https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits):
+The core knows no provider: a manifest declares each bucket its operations name
+(``rate_limits: {name: {style: ...}}``, a ``RateLimitSpec``), and the core implements the
+generic styles:
 
-* ``429`` with ``Retry-After`` in seconds (Shopify sends fractions, ``2.0``) or as an HTTP date;
-* Twitch: ``429`` with ``Ratelimit-Reset``, a Unix time at which the bucket is full again
-  (not a delta), and ``Ratelimit-Remaining`` on every response;
-* Shopify REST: ``X-Shopify-Shop-Api-Call-Limit: 40/40`` (used/size of a leaky bucket) and
-  ``429`` + ``Retry-After`` when it overflows;
-* Shopify GraphQL: HTTP 200 whose ``errors`` carry ``extensions.code == "THROTTLED"``; that
-  body is the Shopify plugin's to read (``connector_shopify.graphql``), which then spends a
-  wait of the same budget through ``OperationContext.rate_limited``.
+* every bucket, and every operation without one: ``429`` with ``Retry-After`` in seconds
+  (fractions such as ``2.0`` too) or as an HTTP date (RFC 9110 §10.2.3);
+* ``reset_header``: a header with the points left and one with the Unix time at which the
+  bucket is full again (not a delta), optionally one with its size (for example
+  https://dev.twitch.tv/docs/api/guide/#twitch-rate-limits);
+* ``used_of_size``: one ``used/size`` header of a leaky bucket that leaks its size every
+  ``leak_window`` seconds, at least ``min_leak_rate`` calls a second (for example
+  https://shopify.dev/docs/api/admin-rest/usage/rate-limits);
+* ``retry_after``: nothing more; a limit reported in a body (a GraphQL ``THROTTLED``, for
+  example https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits) is the plugin
+  handler's to read, which then spends a wait of the same budget through
+  ``OperationContext.rate_limited``.
 
 Two parts, with different jobs:
 
-* **One shared bucket per authentication and per bucket the manifest declares**
-  (``rate_limit: twitch``), held by the runtime (``bucket_for``), shared by every concurrent
-  caller in it. Before each request a caller *reserves* a slot (``RateLimitBucket.reserve``)
-  and sleeps until it; after the answer it *settles* with the provider's headers, which
-  correct the bucket's level, size and refill rate. Callers are thus paced one slot apart at
-  the provider's refill rate (plus a little jitter), instead of all sleeping until the bucket
-  is full and waking together. Pacing waits never count as failures. ``RateLimitBucket`` is
-  a Protocol: a fleet-wide bucket (Redis) can implement the same two calls.
+* **One shared bucket per authentication and per bucket the manifest declares**, held by
+  the runtime (``bucket_for``), shared by every concurrent caller in it. Before each
+  request a caller *reserves* a slot (``RateLimitBucket.reserve``) and sleeps until it;
+  after the answer it *settles* with the API's headers, which correct the bucket's level,
+  size and refill rate. Callers are thus paced one slot apart at the API's refill rate
+  (plus a little jitter), instead of all sleeping until the bucket is full and waking
+  together. Pacing waits never count as failures. ``RateLimitBucket`` is a Protocol: a
+  fleet-wide bucket (Redis) can implement the same two calls.
 * **The failure budget of one call** (``RateLimiter``): a 429 the bucket did not prevent
-  (another process spends the same bucket, the provider changed its limit) is waited out
+  (another process spends the same bucket, the API changed its limit) is waited out
   within a ``RateLimitPolicy``: each wait is capped (``max_wait``), their number bounded
   (``max_waits``), then ``RateLimitError`` naming the service, operation and
   authentication. Sleep and clock are injectable, so tests record the waits instead of
   sleeping.
 
-``rate_limit_delay`` and ``pace_delay`` are pure: they read a response and say how long to
-wait.
+``rate_limit_delay`` and ``pace_delay`` are pure: they read a response, by the bucket's
+declaration, and say how long to wait.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from .._errors import RateLimitError
 from .._http.retry import parse_retry_after
 
 if TYPE_CHECKING:
-    from .._manifest.model import Authentication, OperationSpec
+    from .._manifest.model import Authentication, OperationSpec, RateLimitSpec, Service
     from .._runtime.runtime import Runtime
 
 __all__ = [
@@ -58,14 +62,13 @@ __all__ = [
     "RateLimitPolicy",
     "RateLimiter",
     "bucket_for",
+    "declared_limit",
     "pace_delay",
     "rate_limit_delay",
 ]
 
 #: Wait used when a 429 carries no readable hint at all.
 DEFAULT_429_WAIT = 1.0
-#: Shopify's REST bucket leaks 2 calls per second on standard plans: one call's worth.
-SHOPIFY_LEAK_WAIT = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,9 @@ class RateLimitPolicy:
     """How long an operation call may wait for rate limits before ``RateLimitError``.
 
     ``max_waits`` bounds the waits of one call (all pages together); ``max_wait`` caps each
-    wait in seconds (a provider asking for longer is waited ``max_wait`` and asked again).
-    ``sleep`` and ``clock`` (wall-clock epoch seconds, for ``Ratelimit-Reset`` and HTTP
-    dates) exist for tests.
+    wait in seconds (an API asking for longer is waited ``max_wait`` and asked again).
+    ``sleep`` and ``clock`` (wall-clock epoch seconds, for reset headers and HTTP dates)
+    exist for tests.
     """
 
     max_waits: int = 3
@@ -84,65 +87,89 @@ class RateLimitPolicy:
     clock: Callable[[], float] = field(default=time.time)
 
 
-def _header_float(headers: Mapping[str, str], name: str) -> float | None:
-    try:
-        value = float(headers.get(name, ""))
+def declared_limit(service: Service, operation: OperationSpec) -> RateLimitSpec | None:
+    """The declaration of the bucket ``operation`` names (None: it names none)."""
+    name = operation.raw.get("rate_limit")
+    return service.rate_limits.get(name) if isinstance(name, str) else None
+
+
+def _header_float(headers: Mapping[str, str], name: str | None) -> float | None:
+    if name is None:
+        return None
+    try:  # lower case: ``httpx.Headers`` ignores case, and plain mappings use lower case
+        value = float(headers.get(name.lower(), ""))
     except ValueError:
         return None
     return value if math.isfinite(value) else None
 
 
-def _call_limit(headers: Mapping[str, str]) -> tuple[float, float] | None:
-    used, sep, size = headers.get("x-shopify-shop-api-call-limit", "").partition("/")
+def _used_of_size(headers: Mapping[str, str], limit: RateLimitSpec) -> tuple[float, float] | None:
+    if limit.style != "used_of_size" or limit.header is None:
+        return None
+    used, sep, size = headers.get(limit.header.lower(), "").partition("/")
     try:
         pair = (float(used), float(size))
     except ValueError:
         return None
-    return pair if sep and pair[1] > 0 else None
+    return pair if sep and math.isfinite(pair[0]) and 0 < pair[1] < math.inf else None
 
 
-def rate_limit_delay(status: int, headers: Mapping[str, str], *, now: float) -> float | None:
+def _leak_rate(limit: RateLimitSpec, size: float) -> float:
+    """Calls a second a ``used_of_size`` bucket of ``size`` leaks."""
+    return max(limit.min_leak_rate, size / (limit.leak_window or 1.0))
+
+
+def rate_limit_delay(status: int, headers: Mapping[str, str], *, now: float,
+                     limit: RateLimitSpec | None = None) -> float | None:
     """Seconds to wait before retrying a response, or None when it is not rate-limited.
 
-    Only ``429`` is a rate limit here (Twitch documents other 429 causes too; they get the
+    Only ``429`` is a rate limit here (APIs document other 429 causes too; they get the
     same bounded waits and then a clear error). The most specific signal wins:
-    ``Retry-After``, then Twitch's ``Ratelimit-Reset`` epoch (one point's share of the time
-    to full when ``Ratelimit-Limit`` says the size), then a full Shopify call limit (one
-    leak's worth), then ``DEFAULT_429_WAIT``.
+    ``Retry-After``, then by ``limit``'s style the reset time (one point's share of the time
+    to full when the limit header says the size) or, for a ``used/size`` header, one call's
+    worth of the leak, then ``DEFAULT_429_WAIT``.
     """
     if status != 429:
         return None
     retry_after = parse_retry_after(headers.get("retry-after"), now=now)
     if retry_after is not None:
         return retry_after
-    reset = _header_float(headers, "ratelimit-reset")
+    if limit is None:
+        return DEFAULT_429_WAIT
+    reset = _header_float(headers, limit.reset_header) \
+        if limit.style == "reset_header" else None
     if reset is not None:
-        limit = _header_float(headers, "ratelimit-limit")
-        if limit is not None and limit >= 1:
-            # The bucket refills continuously: one point comes back after 1/limit of the
-            # time to full, so waiting until full (up to a minute) would waste the rest.
-            return max(0.0, reset - now) / limit
+        size = _header_float(headers, limit.limit_header)
+        if size is not None and size >= 1:
+            # The bucket refills continuously: one point comes back after 1/size of the
+            # time to full, so waiting until full (up to a window) would waste the rest.
+            return max(0.0, reset - now) / size
         return max(0.0, reset - now)
-    if _call_limit(headers) is not None:
-        return SHOPIFY_LEAK_WAIT
+    pair = _used_of_size(headers, limit)
+    if pair is not None:
+        return 1.0 / _leak_rate(limit, pair[1])
     return DEFAULT_429_WAIT
 
 
-def pace_delay(headers: Mapping[str, str], *, now: float) -> float:
+def pace_delay(headers: Mapping[str, str], *, now: float,
+               limit: RateLimitSpec | None = None) -> float:
     """Seconds to pause before the *next* request after a successful one (0: none needed).
 
-    A Twitch response with ``Ratelimit-Remaining: 0`` means the next request would get a 429
-    until ``Ratelimit-Reset``; a Shopify response with a full call limit (``40/40``) means
-    the next one would overflow the bucket. Pausing first costs the same time and saves a
-    429 and a wait from the budget.
+    A ``reset_header`` answer with nothing remaining means the next request would get a 429
+    until the reset time; a full ``used_of_size`` bucket (``40/40``) means the next one
+    would overflow it. Pausing first costs the same time and saves a 429 and a wait from the
+    budget. Without a declaration nothing is read.
     """
-    remaining = _header_float(headers, "ratelimit-remaining")
-    reset = _header_float(headers, "ratelimit-reset")
-    if remaining is not None and remaining < 1 and reset is not None:
-        return max(0.0, reset - now)
-    limit = _call_limit(headers)
-    if limit is not None and limit[0] >= limit[1]:
-        return SHOPIFY_LEAK_WAIT
+    if limit is None:
+        return 0.0
+    if limit.style == "reset_header":
+        remaining = _header_float(headers, limit.remaining_header)
+        reset = _header_float(headers, limit.reset_header)
+        if remaining is not None and remaining < 1 and reset is not None:
+            return max(0.0, reset - now)
+    pair = _used_of_size(headers, limit)
+    if pair is not None and pair[0] >= pair[1]:
+        return 1.0 / _leak_rate(limit, pair[1])
     return 0.0
 
 
@@ -205,15 +232,10 @@ class RateLimiter:
 
 # -- the shared bucket -----------------------------------------------------------------------
 
-#: Twitch refills its bucket fully in a minute
-#: (https://dev.twitch.tv/docs/api/guide/#twitch-rate-limits); used until the headers give a
-#: better estimate.
-TWITCH_WINDOW = 60.0
-#: Shopify's REST bucket leaks its size every 20 s (40 calls at 2/s, 80 at 4/s), never less
-#: than 2 calls a second (https://shopify.dev/docs/api/admin-rest/usage/rate-limits).
-SHOPIFY_LEAK_SECONDS = 20.0
-SHOPIFY_MIN_LEAK = 2.0
-#: A refill rate is estimated from ``Ratelimit-Reset`` only this far ahead: the header is
+#: Seconds to refill fully when a declaration gives none (the loader requires ``window``
+#: of a ``reset_header`` bucket; a ``RateLimitSpec`` built in code may lack it).
+DEFAULT_WINDOW = 60.0
+#: A refill rate is estimated from the reset time only this far ahead: the header is
 #: whole seconds, so a nearer reset would make the estimate wildly low.
 MIN_ESTIMATE_SPAN = 2.0
 #: Weight of a new refill-rate estimate in the running average.
@@ -227,8 +249,8 @@ class RateLimitBucket(Protocol):
     sending (0: send now); each ``reserve`` is followed by exactly one ``settle`` with the
     answer's status and headers (``status=None`` when no answer came; a case-insensitive
     mapping such as ``httpx.Headers``), which corrects the
-    level, size and refill rate from what the provider said. ``now`` is wall-clock epoch
-    seconds (``Ratelimit-Reset`` and HTTP dates are epochs). A fleet-wide implementation keeps
+    level, size and refill rate from what the API said. ``now`` is wall-clock epoch
+    seconds (reset headers and HTTP dates are epochs). A fleet-wide implementation keeps
     this state in shared storage; both calls are async so it may do I/O.
     """
 
@@ -241,50 +263,60 @@ class RateLimitBucket(Protocol):
 @dataclass(frozen=True)
 class _Signal:
     remaining: float
-    capacity: float
+    capacity: float | None
     rate: float | None  # points per second, when the headers let it be estimated
 
 
-def read_signal(headers: Mapping[str, str], *, now: float) -> _Signal | None:
-    """What an answer's headers say of the bucket, or None when they say nothing.
+def read_signal(headers: Mapping[str, str], *, now: float,
+                limit: RateLimitSpec | None) -> _Signal | None:
+    """What an answer's headers say of the bucket ``limit`` declares, or None.
 
-    Twitch: ``Ratelimit-Limit`` (size), ``Ratelimit-Remaining``, ``Ratelimit-Reset`` (epoch
-    when full: the deficit over the time to it is the refill rate). Shopify REST:
-    ``X-Shopify-Shop-Api-Call-Limit: used/size``, leaking its size every 20 s.
+    ``reset_header``: the size (``limit_header``), the points left and the epoch when full
+    (the deficit over the time to it is the refill rate). ``used_of_size``: ``used/size``,
+    leaking at ``_leak_rate``. ``retry_after`` (or no declaration): nothing.
     """
-    limit = _header_float(headers, "ratelimit-limit")
-    remaining = _header_float(headers, "ratelimit-remaining")
-    if limit is not None and remaining is not None and limit > 0:
-        reset = _header_float(headers, "ratelimit-reset")
+    if limit is None:
+        return None
+    if limit.style == "reset_header":
+        remaining = _header_float(headers, limit.remaining_header)
+        if remaining is None:
+            return None
+        size = _header_float(headers, limit.limit_header)
+        if size is not None and size <= 0:
+            return None
+        reset = _header_float(headers, limit.reset_header)
         rate = None
-        if reset is not None and reset - now >= MIN_ESTIMATE_SPAN and remaining < limit:
-            rate = (limit - remaining) / (reset - now)
-        return _Signal(max(0.0, remaining), limit, rate)
-    call_limit = _call_limit(headers)
-    if call_limit is not None:
-        used, size = call_limit
-        return _Signal(max(0.0, size - used), size,
-                       max(SHOPIFY_MIN_LEAK, size / SHOPIFY_LEAK_SECONDS))
+        if (size is not None and reset is not None and reset - now >= MIN_ESTIMATE_SPAN
+                and remaining < size):
+            rate = (size - remaining) / (reset - now)
+        return _Signal(max(0.0, remaining), size, rate)
+    pair = _used_of_size(headers, limit)
+    if pair is not None:
+        used, size = pair
+        return _Signal(max(0.0, size - used), size, _leak_rate(limit, size))
     return None
 
 
 class LocalBucket:
     """A ``RateLimitBucket`` in this process: a token bucket with reservations.
 
-    The level is the provider's bucket as last reported, refilled at the estimated rate,
-    minus the points reserved by callers whose answer has not come back yet; it may go
-    negative, and a caller then waits until the refill covers its reservation. Reservations
-    are taken in turn under a lock, so concurrent callers get slots one refill interval
-    apart rather than one wake-up for all. Before the first answer the level is unknown and
-    nothing waits (the first answers teach the bucket). A 429 holds every caller for the
-    wait it asks (``rate_limit_delay``: ``Retry-After``, one point of Twitch's refill).
+    ``limit`` is the bucket's declaration, which says how the answers report it (None:
+    only ``429`` + ``Retry-After`` is read). The level is the API's bucket as last
+    reported, refilled at the estimated rate, minus the points reserved by callers whose
+    answer has not come back yet; it may go negative, and a caller then waits until the
+    refill covers its reservation. Reservations are taken in turn under a lock, so
+    concurrent callers get slots one refill interval apart rather than one wake-up for all.
+    Before the first answer the level is unknown and nothing waits (the first answers teach
+    the bucket). A 429 holds every caller for the wait it asks (``rate_limit_delay``).
     ``jitter`` adds up to that fraction of one interval to a wait, so that callers (or
     workers of a fleet) do not send in lock-step. Thread-safe and not tied to one event loop.
     """
 
-    def __init__(self, *, window: float = TWITCH_WINDOW, jitter: float = 0.1,
+    def __init__(self, limit: RateLimitSpec | None = None, *, jitter: float = 0.1,
                  random: Callable[[], float] = random.random) -> None:
-        self.window = window
+        self.limit = limit
+        self.window = (limit.window if limit is not None and limit.window else
+                       DEFAULT_WINDOW)
         self.jitter = jitter
         self._random = random
         self._lock = threading.Lock()
@@ -322,7 +354,7 @@ class LocalBucket:
                      *, now: float) -> None:
         with self._lock:
             self.pending = max(0.0, self.pending - cost)
-            signal = read_signal(headers, now=now)
+            signal = read_signal(headers, now=now, limit=self.limit)
             if signal is not None:
                 self.capacity = signal.capacity
                 if signal.rate is not None:
@@ -331,7 +363,8 @@ class LocalBucket:
                 # The provider's count is the truth; points still in flight will be spent.
                 self.level = signal.remaining - self.pending
                 self.updated = now
-            delay = None if status is None else rate_limit_delay(status, headers, now=now)
+            delay = None if status is None else rate_limit_delay(status, headers, now=now,
+                                                                 limit=self.limit)
             if delay is not None:
                 self.blocked_until = max(self.blocked_until, now + delay)
                 if signal is None and self.level is not None:
@@ -340,13 +373,15 @@ class LocalBucket:
 
 def bucket_for(runtime: Runtime, authentication: Authentication,
                operation: OperationSpec) -> RateLimitBucket | None:
-    """The runtime's shared bucket for this authentication and the operation's declared
-    ``rate_limit`` (None when the operation declares none: nothing to pace)."""
+    """The runtime's shared bucket for this authentication and the operation's
+    ``rate_limit`` (None when the operation names none: nothing to pace), reading the
+    answers as the service's ``rate_limits`` declares that bucket."""
     name = operation.raw.get("rate_limit")
     if not isinstance(name, str):
         return None
     key = (authentication.service.id, authentication.name, name)
     bucket: RateLimitBucket | None = runtime.rate_limiters.get(key)
     if bucket is None:
-        bucket = runtime.rate_limiters.setdefault(key, LocalBucket())
+        limit = declared_limit(authentication.service, operation)
+        bucket = runtime.rate_limiters.setdefault(key, LocalBucket(limit))
     return bucket

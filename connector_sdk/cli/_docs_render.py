@@ -18,14 +18,14 @@ from .._manifest.model import OperationSpec, Service
 
 __all__ = ["render_service"]
 
-#: What each ``rate_limit`` style means for a caller (docs/operations.md has the details).
-RATE_LIMITS = {
-    "twitch": "Twitch's token bucket: `Ratelimit-Remaining`/`Ratelimit-Reset` pace calls; a 429"
-              " is waited out until `Ratelimit-Reset`",
-    "shopify_rest": "Shopify REST's leaky bucket: `X-Shopify-Shop-Api-Call-Limit` paces calls;"
-                    " a 429 is waited out for its `Retry-After`",
-    "shopify_graphql": "Shopify GraphQL's query cost: a `THROTTLED` answer is waited out",
-    "retry_after": "a 429 or 503 is waited out for its `Retry-After`",
+#: What each ``rate_limits`` style means for a caller (docs/operations.md has the details).
+RATE_LIMIT_STYLES = {
+    "reset_header": "`{remaining_header}`/`{reset_header}` (a Unix time) pace calls; a 429 is"
+                    " waited out until the reset",
+    "used_of_size": "the `{header}` leaky bucket (used/size, leaking its size every"
+                    " {leak_window:g} s) paces calls; a 429 is waited out for its"
+                    " `Retry-After`",
+    "retry_after": "a 429 is waited out for its `Retry-After`",
 }
 _CONSTRAINT_KEYS = ("enum", "const", "pattern", "format", "minLength", "maxLength", "minimum",
                     "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems",
@@ -130,13 +130,25 @@ def _operation(service: Service, operation: OperationSpec) -> list[str]:
     scopes = raw.get("scopes")
     if scopes:
         lines.append("- Required scopes: " + ", ".join(_code(s) for s in scopes))
-    style = raw.get("rate_limit")
-    if style:
-        lines.append(f"- Rate limit: `{style}`: {RATE_LIMITS.get(str(style), 'declared')}")
+    bucket = raw.get("rate_limit")
+    if bucket:
+        lines.append(f"- Rate limit: `{bucket}`: {_rate_limit(service, str(bucket))}")
     lines += ["", "Inputs:", "", *_properties_table(operation.input_schema)]
     if operation.output_schema:
         lines += ["Output:", "", *_properties_table(operation.output_schema)]
     return lines
+
+
+def _rate_limit(service: Service, name: str) -> str:
+    """What the manifest's declaration of bucket ``name`` means for a caller."""
+    spec = service.rate_limits.get(name)
+    if spec is None:
+        return "declared"
+    if spec.description:
+        return _cell(spec.description)
+    return RATE_LIMIT_STYLES[spec.style].format(**{
+        f: getattr(spec, f) for f in ("remaining_header", "reset_header", "header")},
+        leak_window=spec.leak_window or 0.0)
 
 
 def render_service(service: Service) -> str:
@@ -153,7 +165,7 @@ def render_service(service: Service) -> str:
     limited = sorted({str(o.raw["rate_limit"]) for o in service.operations.values()
                       if o.raw.get("rate_limit")})
     if limited:
-        lines += ["## Rate limits", ""] + [f"- `{s}`: {RATE_LIMITS.get(s, 'declared')}"
+        lines += ["## Rate limits", ""] + [f"- `{s}`: {_rate_limit(service, s)}"
                                            for s in limited] + [""]
     while lines and not lines[-1]:
         lines.pop()

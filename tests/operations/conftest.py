@@ -100,6 +100,8 @@ auth:
     Authorization: 'Bearer {{{{ access_token }}}}'
 allowed_hosts: ['127.0.0.1']
 base_url: http://127.0.0.1:{port}/api
+rate_limits:
+  retry_after: {{style: retry_after}}
 operations:
   list_things:
     title: List things

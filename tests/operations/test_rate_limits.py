@@ -18,6 +18,7 @@ from connector_sdk._operations.calls import PageLimits, call_operation
 from connector_sdk._operations.ratelimit import RateLimitPolicy, pace_delay, rate_limit_delay
 
 from .conftest import FakeClock, LoopEnv, Sleeps, sandbox_env
+from .shipped_limits import SHOPIFY_GRAPHQL, SHOPIFY_REST, TWITCH
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -187,17 +188,27 @@ def test_rate_limit_delay_reads_each_signal() -> None:
     now = 1_000_000.0
     assert rate_limit_delay(200, {"retry-after": "3"}, now=now) is None
     assert rate_limit_delay(429, {"retry-after": "2.0"}, now=now) == 2.0
-    assert rate_limit_delay(429, {"ratelimit-reset": str(int(now) + 12)}, now=now) == 12.0
-    assert rate_limit_delay(429, {"ratelimit-reset": str(int(now) - 5)}, now=now) == 0.0
-    assert rate_limit_delay(429, {"x-shopify-shop-api-call-limit": "40/40"}, now=now) == 0.5
+    reset = {"ratelimit-reset": str(int(now) + 12)}
+    assert rate_limit_delay(429, reset, now=now, limit=TWITCH) == 12.0
+    assert rate_limit_delay(429, {"ratelimit-reset": str(int(now) - 5)}, now=now,
+                            limit=TWITCH) == 0.0
+    full = {"x-shopify-shop-api-call-limit": "40/40"}
+    assert rate_limit_delay(429, full, now=now, limit=SHOPIFY_REST) == 0.5
     assert rate_limit_delay(429, {"retry-after": "soon"}, now=now) == 1.0
+    # the core reads no header a bucket does not declare
+    assert rate_limit_delay(429, reset, now=now) == 1.0
+    assert rate_limit_delay(429, full, now=now, limit=TWITCH) == 1.0
+    assert rate_limit_delay(429, reset, now=now, limit=SHOPIFY_GRAPHQL) == 1.0
 
 
 def test_pace_delay_before_an_empty_bucket() -> None:
     now = 1_000_000.0
     twitch = {"ratelimit-remaining": "0", "ratelimit-reset": str(int(now) + 4)}
-    assert pace_delay(twitch, now=now) == 4.0
-    assert pace_delay({"ratelimit-remaining": "10", "ratelimit-reset": "1"}, now=now) == 0.0
-    assert pace_delay({"x-shopify-shop-api-call-limit": "40/40"}, now=now) == 0.5
-    assert pace_delay({"x-shopify-shop-api-call-limit": "39/40"}, now=now) == 0.0
-    assert pace_delay({"x-shopify-shop-api-call-limit": "junk"}, now=now) == 0.0
+    assert pace_delay(twitch, now=now, limit=TWITCH) == 4.0
+    assert pace_delay(twitch, now=now) == 0.0
+    assert pace_delay({"ratelimit-remaining": "10", "ratelimit-reset": "1"}, now=now,
+                      limit=TWITCH) == 0.0
+    shop = SHOPIFY_REST
+    assert pace_delay({"x-shopify-shop-api-call-limit": "40/40"}, now=now, limit=shop) == 0.5
+    assert pace_delay({"x-shopify-shop-api-call-limit": "39/40"}, now=now, limit=shop) == 0.0
+    assert pace_delay({"x-shopify-shop-api-call-limit": "junk"}, now=now, limit=shop) == 0.0

@@ -11,6 +11,8 @@ import pytest
 
 from connector_sdk._operations.ratelimit import LocalBucket
 
+from .shipped_limits import SHOPIFY_REST, TWITCH
+
 pytestmark = pytest.mark.timeout(30)
 
 NOW = 1_800_000_000.0
@@ -31,7 +33,7 @@ def test_a_bucket_knows_nothing_before_the_first_answer_and_lets_callers_through
 
 
 def test_concurrent_callers_get_slots_one_refill_interval_apart() -> None:
-    bucket = LocalBucket(random=lambda: 0.0)
+    bucket = LocalBucket(TWITCH, random=lambda: 0.0)
     reserve(bucket)
     # Twitch: 10 points, none left, full again in 10 s: one point a second
     settle(bucket, 200, {"Ratelimit-Limit": "10", "Ratelimit-Remaining": "0",
@@ -41,7 +43,7 @@ def test_concurrent_callers_get_slots_one_refill_interval_apart() -> None:
 
 
 def test_jitter_adds_at_most_a_tenth_of_an_interval() -> None:
-    bucket = LocalBucket(random=lambda: 1.0)
+    bucket = LocalBucket(TWITCH, random=lambda: 1.0)
     reserve(bucket)
     settle(bucket, 200, {"Ratelimit-Limit": "10", "Ratelimit-Remaining": "0",
                          "Ratelimit-Reset": str(int(NOW) + 10)})
@@ -49,7 +51,7 @@ def test_jitter_adds_at_most_a_tenth_of_an_interval() -> None:
 
 
 def test_the_providers_remaining_count_corrects_the_level() -> None:
-    bucket = LocalBucket(random=lambda: 0.0)
+    bucket = LocalBucket(TWITCH, random=lambda: 0.0)
     reserve(bucket)
     settle(bucket, 200, {"Ratelimit-Limit": "10", "Ratelimit-Remaining": "0",
                          "Ratelimit-Reset": str(int(NOW) + 10)})
@@ -69,7 +71,7 @@ def test_a_429_retry_after_holds_every_caller() -> None:
 
 
 def test_shopify_call_limit_paces_at_the_documented_leak() -> None:
-    bucket = LocalBucket(random=lambda: 0.0)
+    bucket = LocalBucket(SHOPIFY_REST, random=lambda: 0.0)
     reserve(bucket)
     settle(bucket, 200, {"X-Shopify-Shop-Api-Call-Limit": "40/40"})
     assert reserve(bucket) == pytest.approx(0.5)  # 2 calls a second
