@@ -29,7 +29,6 @@ from .ratelimit import (
     RateLimitBucket,
     RateLimiter,
     declared_limit,
-    pace_delay,
     rate_limit_delay,
 )
 from .requests import DROP, render_body, render_headers, render_path, render_query
@@ -78,7 +77,6 @@ class Call:
     limiter: RateLimiter
     limits: PageLimits
     secrets: tuple[str, ...]
-    pause: float = 0.0
     own_headers: dict[str, str] = field(default_factory=dict)
     bucket: RateLimitBucket | None = None
 
@@ -125,8 +123,6 @@ class Call:
                 raise self.error(
                     f"the API answered {response.status_code} {reason}"
                     + (f": {said}" if said else ""), status=response.status_code, provider=said)
-            if self.bucket is None:
-                self.pause = pace_delay(response.headers, now=self.limiter.now(), limit=limit)
             return response
 
     async def _attempt(self, request: httpx.Request) -> httpx.Response:
@@ -134,9 +130,6 @@ class Call:
         bucket = self.bucket
         if bucket is not None:
             await self.limiter.pause(await bucket.reserve(1.0, now=self.limiter.now()))
-        elif self.pause > 0:
-            pause, self.pause = self.pause, 0.0
-            await self.limiter.pause(pause)
         status: int | None = None
         headers: Mapping[str, str] = {}
         try:

@@ -34,7 +34,7 @@ Two parts, with different jobs:
   authentication. Sleep and clock are injectable, so tests record the waits instead of
   sleeping.
 
-``rate_limit_delay`` and ``pace_delay`` are pure: they read a response, by the bucket's
+``rate_limit_delay`` is pure: they read a response, by the bucket's
 declaration, and say how long to wait.
 """
 
@@ -63,7 +63,6 @@ __all__ = [
     "RateLimiter",
     "bucket_for",
     "declared_limit",
-    "pace_delay",
     "rate_limit_delay",
 ]
 
@@ -151,34 +150,13 @@ def rate_limit_delay(status: int, headers: Mapping[str, str], *, now: float,
     return DEFAULT_429_WAIT
 
 
-def pace_delay(headers: Mapping[str, str], *, now: float,
-               limit: RateLimitSpec | None = None) -> float:
-    """Seconds to pause before the *next* request after a successful one (0: none needed).
-
-    A ``reset_header`` answer with nothing remaining means the next request would get a 429
-    until the reset time; a full ``used_of_size`` bucket (``40/40``) means the next one
-    would overflow it. Pausing first costs the same time and saves a 429 and a wait from the
-    budget. Without a declaration nothing is read.
-    """
-    if limit is None:
-        return 0.0
-    if limit.style == "reset_header":
-        remaining = _header_float(headers, limit.remaining_header)
-        reset = _header_float(headers, limit.reset_header)
-        if remaining is not None and remaining < 1 and reset is not None:
-            return max(0.0, reset - now)
-    pair = _used_of_size(headers, limit)
-    if pair is not None and pair[0] >= pair[1]:
-        return 1.0 / _leak_rate(limit, pair[1])
-    return 0.0
-
-
 class RateLimiter:
     """The wait budget of one operation call (``policy.max_waits`` waits in all).
 
     ``wait`` sleeps ``min(delay, policy.max_wait)`` or, when the budget is spent, raises
     ``RateLimitError`` with the context given here and the provider's message. ``pause``
-    sleeps for pacing (``pace_delay``) without spending the budget, capped the same way.
+    sleeps for pacing (a shared bucket's reservation) without spending the budget, capped
+    the same way.
     """
 
     def __init__(

@@ -13,7 +13,7 @@ import pytest
 
 from connector_sdk._manifest.loader import load_manifest
 from connector_sdk._operations.calls import call_operation
-from connector_sdk._operations.ratelimit import RateLimitPolicy, pace_delay, rate_limit_delay
+from connector_sdk._operations.ratelimit import RateLimitPolicy, rate_limit_delay
 from connector_sdk._runtime.runtime import Runtime
 from connector_sdk.testing import FakeClock, Sleeps
 
@@ -161,9 +161,7 @@ def _limits() -> Any:
 def test_the_minimum_leak_rate_holds_for_a_small_bucket() -> None:
     calls = _limits()["calls"]
     # 5 calls in 10 s would be one every 2 s; the declared minimum is 1 a second
-    assert pace_delay({"x-acme-calls": "5/5"}, now=NOW, limit=calls) == 1.0
     assert rate_limit_delay(429, {"x-acme-calls": "5/5"}, now=NOW, limit=calls) == 1.0
-    assert pace_delay({"x-acme-calls": "4/5"}, now=NOW, limit=calls) == 0.0
 
 
 def test_a_style_without_its_headers_is_refused() -> None:

@@ -15,7 +15,7 @@ from connector_twitch.emulator import TwitchSandbox
 
 from connector_sdk._errors import RateLimitError
 from connector_sdk._operations.calls import PageLimits, call_operation
-from connector_sdk._operations.ratelimit import RateLimitPolicy, pace_delay, rate_limit_delay
+from connector_sdk._operations.ratelimit import RateLimitPolicy, rate_limit_delay
 
 from .conftest import FakeClock, LoopEnv, Sleeps, sandbox_env
 from .shipped_limits import SHOPIFY_GRAPHQL, SHOPIFY_REST, TWITCH
@@ -199,16 +199,3 @@ def test_rate_limit_delay_reads_each_signal() -> None:
     assert rate_limit_delay(429, reset, now=now) == 1.0
     assert rate_limit_delay(429, full, now=now, limit=TWITCH) == 1.0
     assert rate_limit_delay(429, reset, now=now, limit=SHOPIFY_GRAPHQL) == 1.0
-
-
-def test_pace_delay_before_an_empty_bucket() -> None:
-    now = 1_000_000.0
-    twitch = {"ratelimit-remaining": "0", "ratelimit-reset": str(int(now) + 4)}
-    assert pace_delay(twitch, now=now, limit=TWITCH) == 4.0
-    assert pace_delay(twitch, now=now) == 0.0
-    assert pace_delay({"ratelimit-remaining": "10", "ratelimit-reset": "1"}, now=now,
-                      limit=TWITCH) == 0.0
-    shop = SHOPIFY_REST
-    assert pace_delay({"x-shopify-shop-api-call-limit": "40/40"}, now=now, limit=shop) == 0.5
-    assert pace_delay({"x-shopify-shop-api-call-limit": "39/40"}, now=now, limit=shop) == 0.0
-    assert pace_delay({"x-shopify-shop-api-call-limit": "junk"}, now=now, limit=shop) == 0.0
