@@ -28,7 +28,7 @@ from typing import Any
 from .._errors import ManifestError
 from .._problems import format_path
 from .package import package_registry
-from .regex import RegexError, check_pattern, compile_pattern
+from .regex import RegexError, check_pattern, compile_pattern, searches
 from .schema_policy import policy_findings
 
 __all__ = ["MatchBudget", "MatchBudgetExceeded", "Validators", "build_validator", "plain",
@@ -56,7 +56,7 @@ def _formats_class() -> Any:
                 compiled = self.patterns[pattern] = compile_pattern(pattern)
             if self.budget is not None:
                 self.budget.charge(len(text), compiled.programsize)
-            return compiled.search(text) is not None
+            return searches(compiled, text)
 
     return Formats
 
@@ -98,7 +98,7 @@ def _search(validator: Any, pattern: str, text: str) -> bool:
     formats = validator.format_checker
     if hasattr(formats, "patterns"):
         return bool(formats.search(pattern, text))
-    return compile_pattern(pattern).search(text) is not None  # a format checker of the caller's
+    return searches(compile_pattern(pattern), text)  # a format checker of the caller's
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Any:

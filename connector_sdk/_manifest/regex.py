@@ -28,7 +28,7 @@ import re
 from typing import Any
 
 __all__ = ["CHECK_MEMORY", "MATCH_MEMORY", "MAX_PROGRAM_SIZE", "RegexError", "check_pattern",
-           "compile_pattern", "to_re2"]
+           "compile_pattern", "searches", "to_re2"]
 
 #: The largest compiled pattern a manifest may hold, in RE2 instructions. Matching costs at
 #: worst about 10 ns per instruction per input character (RE2's NFA, when its DFA runs out
@@ -137,6 +137,20 @@ def compile_pattern(pattern: str) -> Any:
     return _compile(pattern, MATCH_MEMORY)
 
 
+def searches(compiled: Any, text: str) -> bool:
+    """Whether ``compiled`` (from ``compile_pattern``) finds a match in ``text``.
+
+    RE2 reads UTF-8, and a string holding a lone surrogate (``"\\ud800"`` is valid JSON; an
+    undecodable byte on the command line becomes ``"\\udcff"``) has no UTF-8 form: it is not
+    text a pattern can describe, so it matches none, and the value is refused as not
+    matching instead of escaping as an internal ``UnicodeEncodeError``.
+    """
+    try:
+        return compiled.search(text) is not None
+    except UnicodeEncodeError:
+        return False
+
+
 def _compile(pattern: str, memory: int) -> Any:
     import re2  # a C extension, loaded by the first pattern compiled
 
@@ -148,6 +162,9 @@ def _compile(pattern: str, memory: int) -> Any:
         return re2.compile(translated, options)
     except re2.error as exc:
         raise _explained(exc) from None
+    except UnicodeEncodeError:
+        raise RegexError("is not valid Unicode text (it holds a lone surrogate)",
+                         unsupported=False) from None
 
 
 def _explained(exc: Exception) -> RegexError:

@@ -50,7 +50,7 @@ def missing_property(error: Any) -> str:
 
 def unknown_properties(error: Any) -> list[str]:
     """The keys an ``additionalProperties: false`` error is about, sorted."""
-    from .regex import RegexError, compile_pattern
+    from .regex import RegexError, compile_pattern, searches
 
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     known = schema.get("properties") or {}
@@ -62,7 +62,7 @@ def unknown_properties(error: Any) -> list[str]:
             continue
     instance = error.instance if isinstance(error.instance, Mapping) else {}
     return sorted((str(k) for k in instance
-                   if k not in known and not any(p.search(str(k)) for p in patterns)), key=str)
+                   if k not in known and not any(searches(p, str(k)) for p in patterns)), key=str)
 
 
 def expected_type(error: Any) -> str:

@@ -273,3 +273,18 @@ def test_a_large_input_is_checked_in_a_worker_thread_and_a_small_one_on_the_loop
             asyncio.run(call_operation(runtime, "acme.get_thing", auth, {"id": text}))
     main = threading.main_thread().name
     assert threads[0] != main and threads[1] == main
+
+
+def test_a_lone_surrogate_matches_no_pattern_and_is_no_regex() -> None:
+    # "\ud800" is valid JSON and an undecodable argv byte becomes "\udcff"; RE2 reads UTF-8,
+    # which such a string has no form in: it must be a validation error, not an internal one.
+    from connector_sdk._manifest.dialect import build_validator
+
+    validator = build_validator({"type": "object", "properties": {
+        "s": {"type": "string", "pattern": "^a"},
+        "r": {"type": "string", "format": "regex"},
+    }}, name="surrogates")
+    messages = sorted(e.message for e in validator.iter_errors({"s": "\ud800", "r": "\udcff"}))
+    assert len(messages) == 2
+    assert any("does not match" in m for m in messages)
+    assert any("is not a 'regex'" in m for m in messages)
