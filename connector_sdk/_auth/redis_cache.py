@@ -255,7 +255,11 @@ class RedisTokenCache:
             client = self._async_client()
             if self._pending_deletes:
                 keys = self._take_pending()
-                await client.delete(*[self._token_key(k) for k in keys])
+                try:
+                    await client.delete(*[self._token_key(k) for k in keys])
+                except self._redis.RedisError:
+                    self._return_pending(keys)
+                    raise
             answer = await call(client)
         except self._redis.RedisError as exc:
             self._failed(exc)
@@ -277,12 +281,22 @@ class RedisTokenCache:
     def _replay_deletes_sync(self) -> None:
         if self._pending_deletes:
             keys = self._take_pending()
-            self._client.delete(*[self._token_key(k) for k in keys])
+            try:
+                self._client.delete(*[self._token_key(k) for k in keys])
+            except self._redis.RedisError:
+                self._return_pending(keys)
+                raise
 
     def _take_pending(self) -> list[str]:
         with self._lock:
             keys, self._pending_deletes = list(self._pending_deletes), set()
         return keys
+
+    def _return_pending(self, keys: list[str]) -> None:
+        """Deletes that did not reach Redis are kept for the next probe: a token this
+        worker invalidated must not stay in the fleet's cache until it expires."""
+        with self._lock:
+            self._pending_deletes.update(keys)
 
     def _failed(self, exc: Exception) -> None:
         with self._lock:

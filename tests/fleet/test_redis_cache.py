@@ -139,3 +139,23 @@ def test_a_hung_redis_falls_back_to_the_local_cache_with_one_warning(
     raw = redis.Redis.from_url(own_redis.url)
     assert raw.get(f"{cache._prefix}token:{gone}") is None
     assert cache.stats["outages"] == 1
+
+
+def test_a_delete_made_during_an_outage_survives_a_failed_probe(
+    own_redis: RedisServer, canary: str
+) -> None:
+    cache = new_cache(own_redis.url, retry_interval=0.2, timeout=0.3)
+    k, gone = key(), key()
+    cache.set(gone, token(canary + "-old"))
+    own_redis.pause()
+    cache.delete(gone)  # Redis hung: remembered for later
+    assert cache.degraded
+    time.sleep(0.3)
+    cache.get(k)  # the first probe after the retry interval: Redis still hung, it fails
+    assert cache.degraded
+    own_redis.resume()
+    time.sleep(0.3)
+    cache.get(k)  # the next probe reaches Redis and replays the delete
+    assert not cache.degraded
+    raw = redis.Redis.from_url(own_redis.url)
+    assert raw.get(f"{cache._prefix}token:{gone}") is None
