@@ -142,20 +142,23 @@ def test_a_hung_redis_falls_back_to_the_local_cache_with_one_warning(
 
 
 def test_a_delete_made_during_an_outage_survives_a_failed_probe(
-    own_redis: RedisServer, canary: str
+    redis_url: str, canary: str
 ) -> None:
-    cache = new_cache(own_redis.url, retry_interval=0.2, timeout=0.3)
-    k, gone = key(), key()
+    # A hung server would run the buffered DEL once resumed, so the failed probe is a real
+    # refused connection instead: a client for a port nothing listens on.
+    import socket
+
+    cache = new_cache(redis_url, timeout=0.5)
+    gone = key()
     cache.set(gone, token(canary + "-old"))
-    own_redis.pause()
-    cache.delete(gone)  # Redis hung: remembered for later
-    assert cache.degraded
-    time.sleep(0.3)
-    cache.get(k)  # the first probe after the retry interval: Redis still hung, it fails
-    assert cache.degraded
-    own_redis.resume()
-    time.sleep(0.3)
-    cache.get(k)  # the next probe reaches Redis and replays the delete
-    assert not cache.degraded
-    raw = redis.Redis.from_url(own_redis.url)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    working, cache._client = cache._client, redis.Redis(port=closed, socket_timeout=0.5)
+    cache.delete(gone)  # refused: remembered for later
+    with pytest.raises(redis.RedisError):
+        cache._replay_deletes_sync()  # the probe fails too: the delete must stay queued
+    cache._client = working
+    cache._replay_deletes_sync()
+    raw = redis.Redis.from_url(redis_url)
     assert raw.get(f"{cache._prefix}token:{gone}") is None
