@@ -94,24 +94,32 @@ class ToolRunner:
         self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
 
     async def call(self, name: str, arguments: Mapping[str, Any] | None) -> ToolOutcome | None:
-        """The outcome of calling tool ``name``; None when there is no such tool."""
+        """The outcome of calling tool ``name``; None when there is no such tool. Never
+        raises: an SDK error is a tool error with its (redacted) message, anything else a
+        tool error naming only its type."""
         tool = self.tools.get(name)
         if tool is None:
             return None
-        args = dict(arguments or {})
-        authentication = next(iter(tool.authentications.values()))
         try:
-            authentication = self._authentication(tool, args)
-            output = await self._run(tool, authentication, args)
-        except ConnectorSDKError as exc:
-            message = f"{type(exc).__name__}: {exc}"
-            return ToolOutcome(self._redact(message, authentication), is_error=True)
+            return await self._call(tool, dict(arguments or {}))
         except Exception as exc:  # a bug: never its text, which may quote anything
             log.error("tool %s failed with %s", name, type(exc).__name__,
                       exc_info=os.environ.get("CONNECTOR_SDK_DEBUG") == "1")
             return ToolOutcome(
                 f"internal error ({type(exc).__name__}) in connector-sdk while running"
                 f" {tool.operation}; this is a bug: report it", is_error=True)
+
+    async def _call(self, tool: ToolSpec, args: dict[str, Any]) -> ToolOutcome:
+        authentication = next(iter(tool.authentications.values()))
+        try:
+            authentication = self._authentication(tool, args)
+            output = await self._run(tool, authentication, args)
+        except ConnectorSDKError as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            try:
+                return ToolOutcome(self._redact(message, authentication), is_error=True)
+            except ConnectorSDKError as unreadable:  # its secrets cannot be read to redact
+                return ToolOutcome(f"{type(unreadable).__name__}: {unreadable}", is_error=True)
         output = self._redact(output, authentication)
         problem = self._check_output(tool, output)
         if problem is not None:

@@ -116,3 +116,25 @@ def test_a_rate_limit_that_outlasts_the_policy_is_a_tool_error(runtime_for: Any)
     assert second.is_error
     assert second.content[0].text.startswith("RateLimitError: ")
     assert "still rate limited after 2 waits" in second.content[0].text
+
+
+def test_an_authentication_whose_secret_cannot_be_read_is_a_tool_error(runtime_for: Any) -> None:
+    # A stored secret sealed with another key reads as UnreadableSecret: the tool call fails
+    # with the store's own message (how to fix the key), never as an exception out of call().
+    import asyncio
+
+    from connector_sdk import SecretKeyError
+    from connector_sdk._secrets import UnreadableSecret
+
+    runtime = runtime_for(TwitchSandbox())
+    auth = runtime.authentication(
+        "twitch", {"client_id": TWITCH_CLIENT_ID, "client_secret": "x" * 30}, name="mine")
+    lost = SecretKeyError("the store's key cannot decrypt 'client_secret'; restore the key")
+    unreadable = dataclasses.replace(auth, parameters={
+        **auth.parameters, "client_secret": UnreadableSecret(lost)})
+    tools = [dataclasses.replace(tool, authentications={"mine": unreadable})
+             for tool in derive_tools([auth], ["twitch.get_users"])]
+    runner = ToolRunner(runtime, tools)
+    outcome = asyncio.run(runner.call(next(iter(runner.tools)), {"login": ["a"]}))
+    assert outcome is not None and outcome.is_error
+    assert "SecretKeyError" in outcome.text and "restore the key" in outcome.text
