@@ -118,7 +118,7 @@ def decode_rows(
             text = stored.decode("utf-8", "replace") if isinstance(stored, bytes) else stored
             try:
                 value = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested past the C stack
                 value = _damaged
             if value is None or isinstance(value, str | int | float | bool):
                 values[key] = value

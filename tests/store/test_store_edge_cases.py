@@ -78,7 +78,8 @@ def test_a_damaged_plain_row_spoils_one_value_not_the_listing(home: Path, canary
 
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("value", b"\xff\xfe not text"), ("value", '["a", "list"]'), ("kind", "mystery")],
+    [("value", b"\xff\xfe not text"), ("value", '["a", "list"]'), ("kind", "mystery"),
+     ("value", "[" * 100_000)],
 )
 def test_every_kind_of_row_damage_reads_as_one_unreadable_value(
     tmp_path: Path, column: str, value: object
