@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import OperationError
 from .._http.seam import httpx
-from .calls import _open_call, _output, _prepare
+from .calls import _open_call, _output, _prepare_off_loop
 from .exchange import Call, build_request
 from .pagination import PageLimits, PaginationError, nest, page_items
 from .ratelimit import RateLimitPolicy
@@ -70,7 +70,7 @@ async def call_page(
     ``call_operation`` raises, and ``OperationError`` for an ``after`` that does not
     continue this operation's listing.
     """
-    prepared = _prepare(runtime, operation, authentication, input)
+    prepared = await _prepare_off_loop(runtime, operation, authentication, input)
     async with _open_call(runtime, prepared, limits, client, policy) as call:
         spec = call.operation.pagination
         if spec is None or call.operation.handler is not None:
