@@ -190,7 +190,40 @@ class RedisTokenCache:
             lambda n: n == 1, lambda: False))
 
     def close(self) -> None:
+        """Close the sync client and every event loop's asyncio client.
+
+        A loop that is still open and idle runs its client's ``aclose()`` to the end; a loop
+        running in another thread is handed it (waited for, briefly); the current thread's
+        running loop gets it as a task (``close()`` cannot block its own loop: call
+        ``aclose()`` there instead). A closed loop's client is dropped: its sockets went with
+        the loop's transports.
+        """
         self._client.close()
+        clients, self._async = list(self._async.items()), weakref.WeakKeyDictionary()
+        try:
+            current = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        for loop, client in clients:
+            if loop.is_closed():
+                continue
+            if loop is current:
+                loop.create_task(client.aclose())
+            elif loop.is_running():
+                future = asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+                try:
+                    future.result(timeout=self._timeout)
+                except Exception:  # closing is best effort
+                    future.cancel()
+            else:
+                loop.run_until_complete(client.aclose())
+
+    async def aclose(self) -> None:
+        """Close the running loop's asyncio client, then everything ``close()`` closes."""
+        client = self._async.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
+        self.close()
 
     # -- plumbing --------------------------------------------------------------------------
 

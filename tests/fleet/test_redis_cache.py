@@ -162,3 +162,52 @@ def test_a_delete_made_during_an_outage_survives_a_failed_probe(
     cache._replay_deletes_sync()
     raw = redis.Redis.from_url(redis_url)
     assert raw.get(f"{cache._prefix}token:{gone}") is None
+
+
+def _connections_named(url: str, name: str) -> int:
+    clients = redis.Redis.from_url(url).client_list()
+    return sum(1 for client in clients if client.get("name") == name)
+
+
+def test_close_closes_the_asyncio_clients_of_every_loop(redis_url: str) -> None:
+    # Each event loop gets its own asyncio client; close() used to close only the sync one,
+    # leaving one Redis connection per loop open until the process ended.
+    name = f"close-{secrets.token_hex(4)}"
+    cache = new_cache(redis_url)
+    cache._options["client_name"] = name
+    k = key()
+    idle = asyncio.new_event_loop()
+    elsewhere = asyncio.new_event_loop()
+    import threading
+
+    runner = threading.Thread(target=elsewhere.run_forever, daemon=True)
+    try:
+        idle.run_until_complete(cache.aset(k, token("a")))
+        runner.start()
+        asyncio.run_coroutine_threadsafe(cache.aget(k), elsewhere).result(timeout=10)
+        assert _connections_named(redis_url, name) == 2
+        cache.close()
+        deadline = time.monotonic() + 10
+        while _connections_named(redis_url, name) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _connections_named(redis_url, name) == 0
+    finally:
+        elsewhere.call_soon_threadsafe(elsewhere.stop)
+        runner.join(timeout=10)
+        idle.close()
+        elsewhere.close()
+
+
+def test_aclose_closes_the_running_loops_client(redis_url: str) -> None:
+    name = f"aclose-{secrets.token_hex(4)}"
+    cache = new_cache(redis_url)
+    cache._options["client_name"] = name
+
+    async def use_then_close() -> int:
+        await cache.aget(key())
+        before = _connections_named(redis_url, name)
+        await cache.aclose()
+        return before
+
+    assert asyncio.run(use_then_close()) == 1
+    assert _connections_named(redis_url, name) == 0
