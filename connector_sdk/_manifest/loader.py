@@ -115,6 +115,8 @@ def build_service(data: Mapping[str, Any], *, source: str) -> Service:
         source=source,
         rate_limits=_frozen({name: _build_rate_limit(name, spec)
                              for name, spec in (data.get("rate_limits") or {}).items()}),
+        propagate_trace_context=(data.get("telemetry") or {}).get("propagate_trace_context")
+        is True,
     )
 
 

@@ -184,6 +184,9 @@ class Service:
     distribution: str | None = None
     #: The rate-limit buckets operations name in ``rate_limit`` (each one is declared here).
     rate_limits: Mapping[str, RateLimitSpec] = field(default_factory=lambda: _EMPTY)
+    #: ``telemetry.propagate_trace_context``: W3C ``traceparent`` goes on this service's API
+    #: requests (never on token or revocation requests); off unless the manifest says so.
+    propagate_trace_context: bool = False
     #: The parameter validator, built on first use and kept with this service.
     validators: Validators = field(default_factory=Validators, init=False, repr=False,
                                    compare=False)
