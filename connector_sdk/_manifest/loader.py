@@ -15,7 +15,9 @@ from typing import Any
 from .._errors import ManifestError
 from .._problems import Problem
 from .model import (
-    ClientCredentialsAuth,
+    AuthorizationCodeSpec,
+    CallbackSignatureSpec,
+    OAuth2Auth,
     OperationSpec,
     PaginationSpec,
     ParameterSpec,
@@ -29,7 +31,8 @@ from .schemas import schema_problems
 from .service_checks import manifest_problems
 from .templates import parse_template
 
-__all__ = ["build_service", "check_manifest_document", "load_manifest", "load_service"]
+__all__ = ["build_service", "check_manifest_document", "grant_names", "load_manifest",
+           "load_service"]
 
 
 def check_manifest_document(doc: Document) -> list[Problem]:
@@ -132,9 +135,19 @@ def _build_rate_limit(name: str, spec: Mapping[str, Any]) -> RateLimitSpec:
         description=spec.get("description"))
 
 
-def _build_auth(auth: Mapping[str, Any]) -> ClientCredentialsAuth:
+def grant_names(value: Any) -> tuple[str, ...]:
+    """``auth.grant`` as a tuple, the default first: a string is a one-grant list."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(g for g in value if isinstance(g, str))
+    return ()
+
+
+def _build_auth(auth: Mapping[str, Any]) -> OAuth2Auth:
     revocation = auth.get("revocation")
-    return ClientCredentialsAuth(
+    code = auth.get("authorization_code")
+    return OAuth2Auth(
         token_url=parse_template(auth["token_url"]),
         client_id=parse_template(auth["client_id"]),
         client_secret=parse_template(auth["client_secret"]),
@@ -153,6 +166,28 @@ def _build_auth(auth: Mapping[str, Any]) -> ClientCredentialsAuth:
             fields=_templates(revocation["fields"]),
             client_auth=revocation.get("client_authentication", "none"),
         ) if revocation else None,
+        grants=grant_names(auth["grant"]),
+        authorization_code=_build_authorization_code(code) if code else None,
+    )
+
+
+def _build_authorization_code(code: Mapping[str, Any]) -> AuthorizationCodeSpec:
+    signature = code.get("callback_signature")
+    return AuthorizationCodeSpec(
+        authorization_url=parse_template(code["authorization_url"]),
+        scopes=tuple(code.get("scopes") or ()),
+        pkce=code.get("pkce", "none"),
+        authorization_parameters=_templates(code.get("authorization_parameters")),
+        token_request_fields=_templates(code.get("token_request_fields")),
+        redirect_urls=code.get("redirect_urls", "multiple"),
+        refresh_token_rotation=code.get("refresh_token_rotation", False) is True,
+        callback_parameters=_frozen(code.get("callback_parameters") or {}),
+        callback_signature=CallbackSignatureSpec(
+            style=signature["style"],
+            parameter=signature["parameter"],
+            secret=parse_template(signature["secret"]),
+            max_age=float(signature["max_age"]) if "max_age" in signature else None,
+        ) if signature else None,
     )
 
 
@@ -183,4 +218,5 @@ def _build_operation(op_id: str, op: Mapping[str, Any]) -> OperationSpec:
             max_page_size=pagination.get("max_page_size"),
         ) if pagination else None,
         raw=_frozen(op),
+        scopes=tuple(op.get("scopes") or ()),
     )

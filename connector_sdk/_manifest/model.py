@@ -6,8 +6,10 @@ them from a document that passed the JSON Schema and the semantic checks, so cod
 them may rely on every field being present and consistent (every placeholder names a
 declared parameter, every URL is absolute, every host template is constrained).
 
-The ``auth`` field is a ``ClientCredentialsAuth`` today; other grant types (authorization
-code) become sibling classes discriminated by ``grant`` in the manifest.
+The ``auth`` field is an ``OAuth2Auth``: the token endpoint, client authentication, scope
+separator and token headers every grant shares, the grants the service offers (``grants``,
+the first is the default) and, when the authorization-code grant is among them, its own
+block (``authorization_code``). ``ClientCredentialsAuth`` is the former name, kept as an alias.
 """
 
 from __future__ import annotations
@@ -21,9 +23,15 @@ from .dialect import Validators
 from .templates import Template
 
 __all__ = [
+    "AUTHORIZATION_CODE",
+    "CLIENT_CREDENTIALS",
+    "GRANT_NAMES",
     "Authentication",
+    "AuthorizationCodeSpec",
+    "CallbackSignatureSpec",
     "ClientAuthMethod",
     "ClientCredentialsAuth",
+    "OAuth2Auth",
     "OperationSpec",
     "PaginationSpec",
     "ParameterSpec",
@@ -34,6 +42,11 @@ __all__ = [
 ]
 
 ClientAuthMethod = Literal["client_secret_post", "client_secret_basic"]
+
+CLIENT_CREDENTIALS = "client_credentials"
+AUTHORIZATION_CODE = "authorization_code"
+#: The grants a manifest's ``auth.grant`` may name (RFC 6749 §4.4 and §4.1).
+GRANT_NAMES = (CLIENT_CREDENTIALS, AUTHORIZATION_CODE)
 
 #: Names a header template may use besides the authentication parameters.
 TOKEN_FIELDS = frozenset({"access_token", "token_type"})
@@ -65,8 +78,54 @@ class RevocationSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class ClientCredentialsAuth:
-    """OAuth2 client-credentials grant (RFC 6749 §4.4) and how the token is attached."""
+class CallbackSignatureSpec:
+    """How the provider signs the query of its redirect back to us (Shopify's ``hmac``).
+
+    ``sorted_query_hmac_sha256``: remove ``parameter`` from the query, sort the remaining
+    ``key=value`` pairs, join them with ``&`` and compare the hex HMAC-SHA256 under ``secret``
+    (a template naming one secret parameter) in constant time. ``max_age``: seconds the
+    callback's ``timestamp`` query parameter may differ from now (``None``: not checked).
+    """
+
+    style: Literal["sorted_query_hmac_sha256"]
+    parameter: str
+    secret: Template
+    max_age: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationCodeSpec:
+    """What the authorization-code grant (RFC 6749 §4.1) adds to the shared ``auth`` block.
+
+    ``authorization_url`` obeys the same placeholder, secret and host rules as ``token_url``;
+    ``scopes`` are asked for at consent unless the caller names others; ``pkce`` is ``S256``
+    when the provider supports RFC 7636. ``authorization_parameters`` are extra query
+    parameters of the authorization URL (never a secret, never one the flow sets itself);
+    ``token_request_fields`` extra form fields of the code exchange. ``redirect_urls`` says
+    whether the provider accepts several registered redirect URLs or one. ``callback_parameters``
+    maps a callback query parameter to the authentication parameter it must equal (Shopify's
+    ``shop`` to ``shopify_url``). The loader guarantees every name here is declared.
+    """
+
+    authorization_url: Template
+    scopes: tuple[str, ...] = ()
+    pkce: Literal["S256", "none"] = "none"
+    authorization_parameters: Mapping[str, Template] = field(default_factory=lambda: _EMPTY)
+    token_request_fields: Mapping[str, Template] = field(default_factory=lambda: _EMPTY)
+    redirect_urls: Literal["multiple", "single"] = "multiple"
+    refresh_token_rotation: bool = False
+    callback_parameters: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    callback_signature: CallbackSignatureSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OAuth2Auth:
+    """How tokens are obtained (OAuth2 grants sharing one token endpoint) and attached.
+
+    ``grants`` lists the grants the service offers, the default first; ``grant`` is that
+    default. ``scopes`` and ``token_request_fields`` are the client-credentials grant's (RFC
+    6749 §4.4); ``authorization_code`` is set exactly when that grant is offered.
+    """
 
     token_url: Template
     client_id: Template
@@ -80,7 +139,21 @@ class ClientCredentialsAuth:
     accepted_token_types: tuple[str, ...] = ("bearer",)
     default_expires_in: int = 3600
     revocation: RevocationSpec | None = None
-    grant: Literal["client_credentials"] = "client_credentials"
+    grants: tuple[str, ...] = (CLIENT_CREDENTIALS,)
+    authorization_code: AuthorizationCodeSpec | None = None
+
+    @property
+    def grant(self) -> str:
+        """The default grant: the first of ``grants``."""
+        return self.grants[0]
+
+    def offers(self, grant: str) -> bool:
+        """Whether the service offers ``grant`` (``client_credentials``, ...)."""
+        return grant in self.grants
+
+
+#: The former name of ``OAuth2Auth``, from when client credentials was the only grant.
+ClientCredentialsAuth = OAuth2Auth
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +228,8 @@ class OperationSpec:
     handler: str | None = None
     pagination: PaginationSpec | None = None
     raw: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    #: Scopes the token must have been granted; checked before any request is sent.
+    scopes: tuple[str, ...] = ()
     #: The input validator, built on first use and kept with this operation (and so with
     #: the registry, and the runtime, that hold it).
     validators: Validators = field(default_factory=Validators, init=False, repr=False,
@@ -175,7 +250,7 @@ class Service:
     description: str
     parameters_schema: Mapping[str, Any]
     parameters: tuple[ParameterSpec, ...]
-    auth: ClientCredentialsAuth
+    auth: OAuth2Auth
     allowed_hosts: tuple[str, ...]
     base_url: Template
     operations: Mapping[str, OperationSpec]

@@ -152,7 +152,8 @@ def test_a_grant_the_sdk_cannot_run_is_a_token_error_naming_it(kit, make_manager
     from connector_sdk import TokenError
 
     service = kit.service()
-    odd = dataclasses.replace(service, auth=dataclasses.replace(service.auth, grant="password"))
+    odd = dataclasses.replace(service, auth=dataclasses.replace(service.auth,
+                                                                grants=("password",)))
     with pytest.raises(TokenError, match="grant 'password' is not one this SDK can run"):
         make_manager().get_token(kit.auth(odd, client_id="a", client_secret="b"))
 
