@@ -15,9 +15,9 @@ hides them, and it lists the strings (``redact``) that must never appear in any 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote_plus, urlencode
 
 from .._errors import ParameterError
@@ -30,6 +30,7 @@ from .cache import cache_key
 
 __all__ = [
     "FORM_CONTENT_TYPE",
+    "SecretStrings",
     "TokenRequest",
     "basic_authorization",
     "build_token_request",
@@ -110,23 +111,65 @@ def render_text(
         ) from None
 
 
-def secret_strings(authentication: Authentication, *extra: str) -> tuple[str, ...]:
-    """Every clear secret of an authentication, raw and form-encoded, longest first.
+class SecretStrings(Sequence[str]):
+    """Every clear secret of some authentications, raw and form-encoded, longest first; live.
 
     Messages are scrubbed of each of these before they are shown, so a provider that echoes
-    the request body in an error page cannot leak the secret through our exception.
+    the request body in an error page cannot leak the secret through our exception. A secret
+    reference is never resolved for this (it would ask the secret manager for every client
+    built): the value it last resolved to is masked like a stored one. The sequence is
+    *live*: a holder made before a reference's first resolution (a client, a call, a step)
+    masks the value the token request resolved afterwards, and a rotated value as soon as
+    it is read. Recomputed only when a reference's last value changed.
     """
-    # a secret reference is not resolved here (this runs for every client built): the
-    # value it last resolved to, if any, is masked like a stored one
-    values = {v.last_value or "" if isinstance(v, SecretReference) else v.reveal()
-              for v in authentication.parameters.values() if isinstance(v, Secret)}
-    values.update(extra)
-    out: set[str] = set()
-    for value in values:
-        if value:
-            out.add(value)
-            out.add(quote_plus(value, safe=""))
-    return tuple(sorted(out, key=len, reverse=True))
+
+    __slots__ = ("_authentications", "_extra", "_key", "_values")
+
+    def __init__(self, authentications: Iterable[Authentication], extra: Iterable[str] = ()):
+        self._authentications = tuple(authentications)
+        self._extra = tuple(extra)
+        self._key: tuple[str | None, ...] | None = None
+        self._values: tuple[str, ...] = ()
+
+    def _references(self) -> tuple[str | None, ...]:
+        return tuple(v.last_value for a in self._authentications
+                     for v in a.parameters.values() if isinstance(v, SecretReference))
+
+    def _current(self) -> tuple[str, ...]:
+        key = self._references()
+        if key != self._key:
+            values = {v.last_value or "" if isinstance(v, SecretReference) else v.reveal()
+                      for a in self._authentications for v in a.parameters.values()
+                      if isinstance(v, Secret)}
+            values.update(self._extra)
+            out: set[str] = set()
+            for value in values:
+                if value:
+                    out.add(value)
+                    out.add(quote_plus(value, safe=""))
+            self._values, self._key = tuple(sorted(out, key=len, reverse=True)), key
+        return self._values
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._current()[index]
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __repr__(self) -> str:
+        return f"SecretStrings({len(self)} values)"
+
+
+def secret_strings(authentication: Authentication, *extra: str) -> SecretStrings:
+    """``SecretStrings`` of one authentication plus ``extra`` (a token, say)."""
+    return SecretStrings((authentication,), extra)
 
 
 def build_token_request(
@@ -175,7 +218,7 @@ def build_token_request(
         if not secret_names.intersection(p.root for p in template.placeholders):
             extra.append((name, value))
     headers = [("Accept", "application/json"), ("Content-Type", FORM_CONTENT_TYPE), *headers]
-    redact = secret_strings(authentication, client_secret, *secrets)
+    redact = tuple(secret_strings(authentication, client_secret, *secrets))
     if auth.client_auth == "client_secret_basic":
         redact = (*redact, headers[-1][1], headers[-1][1].removeprefix("Basic "))
     key = cache_key(

@@ -15,7 +15,7 @@ exchange. What callers may rely on:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -76,7 +76,7 @@ class Call:
     client: httpx.AsyncClient
     limiter: RateLimiter
     limits: PageLimits
-    secrets: tuple[str, ...]
+    secrets: Sequence[str]
     own_headers: dict[str, str] = field(default_factory=dict)
     bucket: RateLimitBucket | None = None
 

@@ -16,11 +16,11 @@ steps' outputs, the current item); ``check_items`` bounds a foreach list;
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._auth.request import secret_strings
+from .._auth.request import SecretStrings
 from .._errors import ConnectorSDKError, WorkflowError
 from .._http.redact import redact
 from .._http.seam import httpx
@@ -98,13 +98,13 @@ def check_items(step: Step, items: Any) -> list[Any]:
     return items
 
 
-def secrets_of(authentications: Iterable[Authentication]) -> tuple[str, ...]:
-    """Every secret value of ``authentications`` in each form a message could show it.
+def secrets_of(authentications: Iterable[Authentication]) -> Sequence[str]:
+    """Every secret value of ``authentications`` in each form a message could show it; live
+    (``SecretStrings``: a reference resolved after the step began is masked too).
 
     Short values are kept too, as everywhere else the redactor runs: a garbled message is
     better than a shown secret."""
-    return tuple(sorted({s for a in authentications for s in secret_strings(a) if s},
-                        key=len, reverse=True))
+    return SecretStrings(authentications)
 
 
 def error_report(

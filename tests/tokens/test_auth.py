@@ -255,3 +255,26 @@ def test_service_auth_is_not_driven_through_plain_auth_flow(kit, make_manager):
     service_auth = ServiceAuth(auth, make_manager(), allow_loopback=True)
     with pytest.raises(TypeError, match=r"httpx\.Client"):
         service_auth.auth_flow(httpx.Request("GET", "http://127.0.0.1/"))
+
+
+def test_second_401_masks_a_secret_reference_resolved_after_the_client_was_built(
+    kit, server, make_manager, make_canary
+):
+    # The client (and its redactor's list) is built before the reference is first resolved,
+    # by the token request; an API that echoes the secret in its 401 body must still not
+    # show it in the error.
+    from connector_sdk._secrets import SecretReference
+
+    secret = make_canary("referenced")
+    server.default("/token", kit.token_reply("tok-1", expires_in=3600))
+    server.default("/api/users", kit.Reply(401, json={
+        "error": "Unauthorized", "message": f"bad credentials for secret {secret}"}))
+    reference = SecretReference("env:DEMO_SECRET").bound(lambda where: secret)
+    auth = kit.auth(kit.service(), client_id="cid")
+    auth = type(auth)(auth.name, auth.service, {**auth.parameters, "client_secret": reference})
+    with build_client(auth, make_manager()) as client, pytest.raises(UnauthorizedError) as info:
+        client.get("/users")
+    text = str(info.value)
+    assert "bad credentials for secret" in text
+    assert secret not in text
+    assert secret not in (info.value.provider_message or "")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -124,7 +124,7 @@ class _Run:
                         for s in workflow.steps}
         self.authentications: dict[tuple[str, str], Authentication] = {}
         self.clients: dict[tuple[str, str], httpx.AsyncClient] = {}
-        self._secrets: tuple[str, ...] | None = None
+        self._secrets: Sequence[str] | None = None
         self.stack = AsyncExitStack()
 
     def emit(self, kind: EventKind, step: Step | None = None, **fields: Any) -> None:
@@ -291,7 +291,7 @@ class _Run:
     # -- reports --------------------------------------------------------------------------------
 
     @property
-    def secrets(self) -> tuple[str, ...]:
+    def secrets(self) -> Sequence[str]:
         """The secret values of every authentication of the run, scrubbed from all reports."""
         if self._secrets is None:
             self._secrets = secrets_of(self.authentications.values())
