@@ -25,6 +25,7 @@ from ._errors import (
     ParameterError,
     PluginError,
     RateLimitError,
+    RedirectsError,
     SecretKeyError,
     SecretReferenceError,
     ServiceNotFound,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from ._http.settings import HttpSettings
     from ._manifest.loader import load_manifest, load_service
     from ._manifest.model import Authentication, OperationSpec, ParameterSpec, Service
+    from ._manifest.redirects import OrganisationRedirect, Redirects, load_redirects
     from ._operations.calls import (
         OperationContext,
         PageLimits,
@@ -94,6 +96,7 @@ __all__ = [
     "OperationContext",
     "OperationError",
     "OperationSpec",
+    "OrganisationRedirect",
     "PageLimits",
     "ParameterError",
     "ParameterSpec",
@@ -101,6 +104,8 @@ __all__ = [
     "Problem",
     "RateLimitError",
     "RateLimitPolicy",
+    "Redirects",
+    "RedirectsError",
     "RegisteredEmulator",
     "RevocationResult",
     "RunEvent",
@@ -132,6 +137,7 @@ __all__ = [
     "hookspec",
     "json_default",
     "load_manifest",
+    "load_redirects",
     "load_service",
     "load_workflow",
     "run_workflow",
@@ -148,6 +154,9 @@ _LAZY = {
     "OperationSpec": "._manifest.model",
     "ParameterSpec": "._manifest.model",
     "Service": "._manifest.model",
+    "OrganisationRedirect": "._manifest.redirects",
+    "Redirects": "._manifest.redirects",
+    "load_redirects": "._manifest.redirects",
     "hookimpl": "._plugins.hookspecs",
     "hookspec": "._plugins.hookspecs",
     "EmulatorRegistrar": "._plugins.registry",

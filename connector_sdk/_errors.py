@@ -14,6 +14,8 @@ keyword-only arguments so that it is data, not interpolated text.
     ├── AuthenticationMismatch   the authentication is of another service than the one called
     ├── NetworkPolicyError       a rendered URL is not allowed (scheme, host, injection)
     ├── ConfigError              a setting (HttpSettings, HTTPS_PROXY...) is unusable
+    │   └── RedirectsError       the redirect configuration is invalid (``problems``), or
+    │                            names no such organisation
     ├── StoreError               the authentication store cannot be used
     │   ├── AuthenticationNotFound
     │   ├── AuthenticationExists
@@ -57,6 +59,7 @@ __all__ = [
     "ParameterError",
     "PluginError",
     "RateLimitError",
+    "RedirectsError",
     "SecretKeyError",
     "SecretReferenceError",
     "ServiceNotFound",
@@ -167,6 +170,21 @@ class ConfigError(ConnectorSDKError):
     def __init__(self, message: str, *, setting: str) -> None:
         super().__init__(message)
         self.setting = setting
+
+
+class RedirectsError(ConfigError):
+    """The redirect configuration (``CONNECTOR_SDK_REDIRECTS``, ``Runtime(redirects=...)``)
+    is invalid: ``problems`` lists each (file:line, rule, fix); or a caller named an
+    ``organisation`` the configuration does not have (the message suggests the closest)."""
+
+    def __init__(self, message: str, *, setting: str = "CONNECTOR_SDK_REDIRECTS",
+                 problems: Sequence[Problem] = (), organisation: str | None = None) -> None:
+        super().__init__(message, setting=setting)
+        self.problems = list(problems)
+        self.organisation = organisation
+
+    def __str__(self) -> str:
+        return _with_problems(super().__str__(), self.problems)
 
 
 class StoreError(ConnectorSDKError):

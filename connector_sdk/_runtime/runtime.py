@@ -40,6 +40,7 @@ from .._http.policy import render_url
 from .._http.seam import httpx
 from .._http.settings import HttpSettings
 from .._manifest.model import Authentication, Service
+from .._manifest.redirects import Redirects, configured_redirects
 from .._plugins.manager import PluginSet, first_result, load_plugins
 from .._plugins.registry import ServiceRegistry
 from .._stores.home import sdk_home
@@ -79,6 +80,10 @@ class Runtime:
     tokens die with the runtime anyway) revokes, on ``close()``, the tokens this runtime holds
     for services that declare revocation, so that a long-lived app token does not stay valid
     for weeks after the process that used it ended.
+
+    ``redirects`` (a path, a mapping or a ``Redirects``; else the file
+    ``CONNECTOR_SDK_REDIRECTS`` names) is the redirect-URL configuration, ``self.redirects``
+    (None when there is none); an invalid one fails here, at start-up.
     """
 
     def __init__(
@@ -95,8 +100,12 @@ class Runtime:
         sandbox: bool = False,
         sandbox_url: str | None = None,
         revoke_on_close: bool | None = None,
+        redirects: Redirects | str | os.PathLike[str] | Mapping[str, Any] | None = None,
     ) -> None:
         env = dict(os.environ if environ is None else environ)
+        #: The redirect configuration (docs/redirects.md), checked before anything else
+        #: starts: a bad file is a ``RedirectsError`` naming file:line and the fix.
+        self.redirects: Redirects | None = configured_redirects(redirects, env)
         if isinstance(store, str):  # a URL: the built-in hook opens it
             env["CONNECTOR_SDK_STORE"], store = store, None
         if isinstance(token_cache, str):

@@ -103,6 +103,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
     module = importlib.import_module(f"connector_sdk.cli.{COMMANDS[args.command][0]}")
     try:
+        if args.command not in _READS_NO_CONFIGURATION:
+            _check_configuration()
         code: int = module.run(args)
         return code
     except UsageError as exc:  # the one place a usage error becomes exit 2
@@ -128,6 +130,20 @@ def _main(argv: Sequence[str] | None) -> int:
               "This is a bug in connector-sdk; rerun with --debug for a traceback and report"
               " it.", file=sys.stderr)
         return 2
+
+
+#: Commands that print or check only what they are given, so no configuration can break them
+#: (``validate`` never opens a file it was not named: docs/security.md).
+_READS_NO_CONFIGURATION = frozenset({"validate", "schema", "new", "completion"})
+
+
+def _check_configuration() -> None:
+    """Start-up checks of what the environment configures, once for every command that
+    reads it: an invalid ``CONNECTOR_SDK_REDIRECTS`` file fails the command before it does
+    anything, naming file:line and the fix (``Runtime()`` checks it the same way)."""
+    from .._manifest.redirects import configured_redirects
+
+    configured_redirects(None, os.environ)
 
 
 def _debug_env() -> bool:

@@ -2,8 +2,9 @@
 
 Results are kept apart from reporting (``cli/_reporters.py``). A file named on the command
 line is always checked; a file found by recursing into a directory is checked only when it
-declares ``manifest_version`` or ``workflow_version`` at its top level, so a repository's
-other YAML (CI configs, pre-commit) is not reported as a broken manifest.
+declares ``manifest_version``, ``workflow_version`` or ``redirects_version`` (a redirect
+configuration, docs/redirects.md) at its top level, so a repository's other YAML (CI
+configs, pre-commit) is not reported as a broken manifest.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from .._manifest.reader import MAX_FILE_BYTES, Document, read_yaml_file
 
 __all__ = ["FileResult", "discover", "validate_document", "validate_paths"]
 
-_KIND_LINE = re.compile(rb"^(manifest_version|workflow_version)\s*:", re.M)
+_KIND_LINE = re.compile(rb"^(manifest_version|workflow_version|redirects_version)\s*:", re.M)
 _SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass
 class FileResult:
-    """One checked file: its kind (manifest, workflow or unknown) and its problems."""
+    """One checked file: its kind (manifest, workflow, redirects or unknown), its problems."""
 
     file: str
     kind: str
@@ -85,11 +86,21 @@ def _is_workflow(doc: Document) -> bool:
     return isinstance(data, dict) and "workflow_version" in data and "manifest_version" not in data
 
 
+def _is_redirects(doc: Document) -> bool:
+    data = doc.data
+    return isinstance(data, dict) and "redirects_version" in data and not (
+        {"manifest_version", "workflow_version"} & set(data))
+
+
 def validate_document(doc: Document, *, services: ServiceRegistry | None = None) -> FileResult:
     """Check a parsed document as what it declares itself to be.
 
     Workflows are checked against ``services`` (default: the installed ones).
     """
+    if _is_redirects(doc):
+        from .._manifest.redirects import check_redirects_document
+
+        return FileResult(doc.file, "redirects", check_redirects_document(doc))
     if _is_workflow(doc):
         from .._workflows.checks import check_workflow_document
         from .._workflows.loading import installed_services
