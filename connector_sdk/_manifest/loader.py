@@ -14,6 +14,7 @@ from typing import Any
 
 from .._errors import ManifestError
 from .._problems import Problem
+from .auth_checks import grant_names
 from .model import (
     AuthorizationCodeSpec,
     CallbackSignatureSpec,
@@ -31,8 +32,7 @@ from .schemas import schema_problems
 from .service_checks import manifest_problems
 from .templates import parse_template
 
-__all__ = ["build_service", "check_manifest_document", "grant_names", "load_manifest",
-           "load_service"]
+__all__ = ["build_service", "check_manifest_document", "load_manifest", "load_service"]
 
 
 def check_manifest_document(doc: Document) -> list[Problem]:
@@ -133,15 +133,6 @@ def _build_rate_limit(name: str, spec: Mapping[str, Any]) -> RateLimitSpec:
         window=number("window"), header=spec.get("header"),
         leak_window=number("leak_window"), min_leak_rate=number("min_leak_rate") or 0.0,
         description=spec.get("description"))
-
-
-def grant_names(value: Any) -> tuple[str, ...]:
-    """``auth.grant`` as a tuple, the default first: a string is a one-grant list."""
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list):
-        return tuple(g for g in value if isinstance(g, str))
-    return ()
 
 
 def _build_auth(auth: Mapping[str, Any]) -> OAuth2Auth:

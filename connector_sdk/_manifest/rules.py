@@ -53,6 +53,16 @@ RULES: dict[str, str] = {
     "URL-HOST-NOT-ALLOWED": "a URL's host is not in allowed_hosts",
     "HOST-PLACEHOLDER-UNCONSTRAINED": "a host placeholder's schema admits non-host characters",
     "HOST-PATTERN-INVALID": "an allowed_hosts entry is not a host name or *.suffix",
+    # grants and scopes
+    "AUTH-GRANT-DUPLICATE": "auth.grant lists a grant twice",
+    "AUTH-CODE-MISSING": "authorization_code is offered but auth has no authorization_code block",
+    "AUTH-CODE-UNUSED": "an authorization_code block while auth.grant does not offer it",
+    "AUTH-PARAMETER-RESERVED": "an extra parameter or field the SDK's flow sets itself",
+    "AUTH-CALLBACK-SECRET": "callback_signature.secret is not exactly one secret parameter",
+    "AUTH-CALLBACK-PARAMETER-INVALID": "a callback parameter names an undeclared or secret one",
+    "SCOPE-DUPLICATE": "a scope is listed twice",
+    "SCOPE-CONTAINS-SEPARATOR": "a scope contains auth.scope_separator",
+    "OPERATION-SCOPES-UNOBTAINABLE": "an operation needs scopes no offered grant can obtain",
     # operations
     "OPERATION-PLACEHOLDER-UNKNOWN": "a request placeholder names no input of its operation",
     "OPERATION-PATH-INVALID": "an operation path is not a plain path relative to base_url",

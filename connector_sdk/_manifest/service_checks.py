@@ -26,6 +26,7 @@ HOST-PLACEHOLDER-UNCONSTRAINED a placeholder in a host is not constrained to a h
 URL-HOST-NOT-ALLOWED           a URL's literal host (or a parameter's example) is not allowed
 HOST-PATTERN-INVALID           an ``allowed_hosts`` entry is not a host or ``*.suffix``
 REF-* / REGEX-*                from ``schema_policy`` (references and regexes of the schema)
+AUTH-* / SCOPE-*               from ``auth_checks`` (grants, callback, scopes)
 =============================  ===========================================================
 """
 
@@ -38,6 +39,7 @@ from typing import Any
 
 from .._hints import did_you_mean
 from .._problems import Problem
+from .auth_checks import auth_problems
 from .dialect import MatchBudget, MatchBudgetExceeded, build_validator, with_budget
 from .embedded import meta_schema_error, policy_problems
 from .host_values import value_pattern_is_host_safe
@@ -65,6 +67,8 @@ class TemplateField:
     source: str
     is_url: bool
     allows_token_fields: bool
+    #: The value is sent in a URL's query (authorization parameters): never a secret.
+    in_query: bool = False
 
 
 def template_fields(data: Mapping[str, Any]) -> Iterator[TemplateField]:
@@ -83,8 +87,26 @@ def template_fields(data: Mapping[str, Any]) -> Iterator[TemplateField]:
                 yield TemplateField(("auth", "revocation", "url"), revocation["url"], True, False)
             for name, value in _str_items(revocation.get("fields")):
                 yield TemplateField(("auth", "revocation", "fields", name), value, False, True)
+        yield from _authorization_code_fields(auth.get("authorization_code"))
     if isinstance(data.get("base_url"), str):
         yield TemplateField(("base_url",), data["base_url"], True, False)
+
+
+def _authorization_code_fields(code: Any) -> Iterator[TemplateField]:
+    if not isinstance(code, dict):
+        return
+    where = ("auth", "authorization_code")
+    if isinstance(code.get("authorization_url"), str):
+        yield TemplateField((*where, "authorization_url"), code["authorization_url"], True, False)
+    for name, value in _str_items(code.get("authorization_parameters")):
+        yield TemplateField((*where, "authorization_parameters", name), value, False, False,
+                            in_query=True)
+    for name, value in _str_items(code.get("token_request_fields")):
+        yield TemplateField((*where, "token_request_fields", name), value, False, False)
+    signature = code.get("callback_signature")
+    if isinstance(signature, dict) and isinstance(signature.get("secret"), str):
+        yield TemplateField((*where, "callback_signature", "secret"), signature["secret"],
+                            False, False)
 
 
 def _str_items(value: Any) -> Iterator[tuple[str, str]]:
@@ -124,6 +146,7 @@ def manifest_problems(doc: Document) -> list[Problem]:
                 " default, so an authentication without it could never make a request: add"
                 " it to parameters.required or give it a default", key=True))
     problems += operation_problems(doc, budget=budget)
+    problems += auth_problems(doc, params)
     return problems
 
 
@@ -237,6 +260,10 @@ def _template_problems(
             + ("" if known else ": declare it under parameters.properties")))
     if field.is_url:
         problems += _url_problems(doc, field, template, params, allowed_hosts)
+    if field.in_query:
+        for name in dict.fromkeys(template.names):
+            if params.get(name, {}).get("secret") is True:
+                problems.append(doc.problem(field.path, "SECRET-IN-URL", _secret_in_url(name)))
     return problems
 
 
@@ -290,10 +317,7 @@ def _url_problems(
         if prop is None:
             continue
         if prop.get("secret") is True:
-            problems.append(doc.problem(field.path, "SECRET-IN-URL",
-                                        f"secret parameter '{name}' is placed in a URL, where it"
-                                        " would leak into logs and proxies: send it in a header"
-                                        " or form field instead"))
+            problems.append(doc.problem(field.path, "SECRET-IN-URL", _secret_in_url(name)))
         if "host" in parts and not value_pattern_is_host_safe(prop):
             example = _host_pattern_example(template, name, allowed_hosts)
             problems.append(doc.problem(
@@ -305,6 +329,11 @@ def _url_problems(
         if "host" in parts:
             problems += _example_host_problems(doc, field, template, name, prop, allowed_hosts)
     return problems
+
+
+def _secret_in_url(name: str) -> str:
+    return (f"secret parameter '{name}' is placed in a URL, where it would leak into logs,"
+            " proxies and browser history: send it in a header or form field instead")
 
 
 def _example_host_problems(
