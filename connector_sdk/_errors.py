@@ -25,11 +25,14 @@ keyword-only arguments so that it is data, not interpolated text.
     │   ├── TokenTransportError  timeout or connection failure talking to the token endpoint
     │   ├── TokenEndpointError   the token endpoint answered with an error status
     │   ├── TokenResponseError   the token endpoint answered 200 with an unusable body
-    │   └── SecretReferenceError a parameter's secret reference cannot be resolved
+    │   ├── SecretReferenceError a parameter's secret reference cannot be resolved
+    │   └── NeedsReconsent       the user's consent is gone: connect the authentication again
+    ├── AuthorizationError       an authorization-code flow was refused (``reason``)
     ├── APIError                 an API request failed (status, provider message)
     │   ├── UnauthorizedError    the API rejected a freshly obtained token too
     │   └── RateLimitError       still rate limited after waiting within the bounds
     ├── OperationError           an operation is unknown or its input is invalid
+    │   └── MissingScopesError   the token lacks scopes the operation declares
     ├── WorkflowError            a workflow file is invalid (``problems``) or its run failed
     │                            (``report``)
     └── EventLoopError           a sync entry point was called inside a running event loop
@@ -49,11 +52,14 @@ __all__ = [
     "AuthenticationExists",
     "AuthenticationMismatch",
     "AuthenticationNotFound",
+    "AuthorizationError",
     "ConfigError",
     "ConnectorSDKError",
     "EmulatorNotFound",
     "EventLoopError",
     "ManifestError",
+    "MissingScopesError",
+    "NeedsReconsent",
     "NetworkPolicyError",
     "OperationError",
     "ParameterError",
@@ -275,6 +281,31 @@ class SecretReferenceError(TokenError):
         self.scheme = scheme
 
 
+class NeedsReconsent(TokenError):
+    """The refresh token of an authorization-code authentication was refused
+    (``invalid_grant``: revoked, expired or spent): the record is kept, marked
+    ``needs_reconsent``, and every call on it raises this until the user connects it again
+    (``connector-sdk auth connect SERVICE --name NAME``). Permanent: retrying cannot help."""
+
+    permanent = True
+
+
+class AuthorizationError(ConnectorSDKError):
+    """An authorization-code flow was refused; ``reason`` says why, as a stable code:
+    ``state_unknown``, ``state_expired``, ``state_replayed``, ``organisation_mismatch``,
+    ``access_denied`` (the user declined), ``signature_invalid``,
+    ``callback_parameter_invalid``, ``callback_invalid``, ``invalid_grant`` (the code was
+    refused: spent, expired, or the PKCE verifier did not match), ``not_offered``. The
+    message never contains the code, the state or a secret."""
+
+    def __init__(self, message: str, *, reason: str, service: str | None = None,
+                 authentication: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.service = service
+        self.authentication = authentication
+
+
 class APIError(ConnectorSDKError):
     """An API request failed; names the service, operation and authentication, never a secret."""
 
@@ -313,6 +344,22 @@ class OperationError(ConnectorSDKError):
         super().__init__(message)
         self.operation = operation
         self.details = details
+
+
+class MissingScopesError(OperationError):
+    """An operation declares scopes (``scopes:`` in its manifest) that the authentication's
+    token was not granted; raised before any API request is sent. ``missing`` lists them in
+    the manifest's order; the fix is to connect the authentication again, consenting to
+    them (or, for client credentials, to ask for them in ``auth.scopes``). Permanent:
+    retrying with the same token cannot help."""
+
+    def __init__(self, message: str, *, operation: str, service: str, authentication: str,
+                 missing: Sequence[str], grant: str | None = None) -> None:
+        super().__init__(message, operation=operation, details={"missing_scopes": list(missing)})
+        self.service = service
+        self.authentication = authentication
+        self.missing = tuple(missing)
+        self.grant = grant
 
 
 class WorkflowError(ConnectorSDKError):

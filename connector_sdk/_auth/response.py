@@ -64,12 +64,17 @@ class ResponseContext:
 @dataclass(frozen=True, slots=True, repr=False)
 class TokenGrant:
     """A parsed successful answer; ``expires_in`` is within ``[min_lifetime, max_lifetime]``
-    (or the manifest's default, when that is lower)."""
+    (or the manifest's default, when that is lower). ``refresh_token`` is the answer's
+    (RFC 6749 §5.1, §6: a rotating provider sends a new one each time), ``expires_given``
+    whether the answer said when the token expires (an authorization-code token without a
+    lifetime and without a refresh token is kept until the API refuses it)."""
 
     access_token: Secret
     token_type: str
     scopes: tuple[str, ...]
     expires_in: float
+    refresh_token: Secret | None = None
+    expires_given: bool = True
 
     def __repr__(self) -> str:
         return (
@@ -238,9 +243,12 @@ def parse_token_response(
         raise _response_error(
             ctx, status, f"its access_token {unsafe}, so it cannot be sent in a header;"
             " the token is not used (the provider's answer is malformed)")
+    refresh = data.get("refresh_token")
     return TokenGrant(
         access_token=Secret(token),
         token_type=_token_type(data.get("token_type"), ctx, status),
         scopes=_scopes(data.get("scope"), ctx),
         expires_in=_expires_in(data.get("expires_in"), ctx),
+        refresh_token=Secret(refresh) if isinstance(refresh, str) and refresh else None,
+        expires_given=data.get("expires_in") is not None,
     )

@@ -295,6 +295,8 @@ class Authentication:
     parameters: Mapping[str, Any]
     created_at: str | None = None
     updated_at: str | None = None
+    #: How its tokens are obtained (a stored record's grant); None: the manifest's default.
+    grant: str | None = None
 
     def __repr__(self) -> str:  # the Service with every operation schema is kilobytes long
         return (f"Authentication(name={self.name!r}, service={self.service.id!r},"

@@ -16,7 +16,8 @@ the same encoding (``codec``), so what it guarantees is what that store guarante
   version; ``_MIGRATIONS`` brings an older store up to date inside one transaction, under a
   transaction-scoped advisory lock, so workers starting together migrate once. A store
   written by a newer connector-sdk is refused, never misread. Version 2 added the registry
-  of the keys that sealed the store's secrets, so a worker with another key is told at once.
+  of the keys that sealed the store's secrets, so a worker with another key is told at once;
+  version 3 the records' grant, status and sealed tokens, pending authorizations and leases.
 * **Concurrent writers across processes and hosts.** Every write is one transaction; an
   update bumps the version with a compare-and-set ``UPDATE``, whose row lock serialises the
   writers of one record (``sql`` says how); a delete locks the record before its rows.
@@ -29,7 +30,6 @@ the same encoding (``codec``), so what it guarantees is what that store guarante
 
 from __future__ import annotations
 
-import logging
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import StoreError
 from .._secrets import MASK, shown_url
+from .._telemetry import get_logger
 from .codec import Row
 from .crypto import SecretCipher
 from .protocol import now_text
@@ -48,12 +49,12 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "PostgreSQLStore", "display_url", "is_postgresql_url"]
 
-log = logging.getLogger("connector_sdk.store")
+log = get_logger("connector_sdk.store")
 
 #: The PostgreSQL schema (namespace) that holds the store's tables.
 SCHEMA = "connector_sdk"
 #: The schema version this code writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _LOCK_ID = 0x636F6E6E  # pg_advisory_xact_lock key: one migrator at a time per database
 _INSTALL = "install it with: pip install 'connector-sdk[postgresql]'"
 
@@ -74,6 +75,18 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "INSERT INTO secret_keys (key_id, first_seen) SELECT DISTINCT"
         " substring(value FROM 2 FOR 8), %(now)s FROM parameters WHERE kind = 'secret'"
         " AND length(value) > 9 ON CONFLICT DO NOTHING",
+    ),
+    2: (
+        # The record's grant, status and sealed tokens (existing: client credentials,
+        # active); pending authorizations and leases (see ``authorization``).
+        "ALTER TABLE authentications ADD COLUMN grant_type TEXT NOT NULL"
+        " DEFAULT 'client_credentials'",
+        "ALTER TABLE authentications ADD COLUMN status TEXT NOT NULL DEFAULT 'active'",
+        "ALTER TABLE authentications ADD COLUMN tokens BYTEA",
+        "CREATE TABLE pending_authorizations (id TEXT PRIMARY KEY, payload BYTEA NOT NULL,"
+        " expires_at DOUBLE PRECISION NOT NULL, used_at DOUBLE PRECISION)",
+        "CREATE TABLE leases (lease_key TEXT PRIMARY KEY, owner TEXT NOT NULL,"
+        " expires_at DOUBLE PRECISION NOT NULL)",
     ),
 }
 

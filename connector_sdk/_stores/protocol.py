@@ -23,9 +23,15 @@ from .._errors import (
 from .._secrets import MASK, Secret
 
 __all__ = [
+    "GRANT_AUTHORIZATION_CODE",
+    "GRANT_CLIENT_CREDENTIALS",
     "MAX_NAME_LENGTH",
+    "STATUS_ACTIVE",
+    "STATUS_NEEDS_RECONSENT",
     "AuthenticationRecord",
     "AuthenticationStore",
+    "AuthorizationStore",
+    "PendingAuthorization",
     "conflict",
     "exists",
     "masked_parameters",
@@ -36,6 +42,13 @@ __all__ = [
 
 #: Longest authentication (and parameter) name accepted.
 MAX_NAME_LENGTH = 200
+#: A record's ``grant``: how its tokens are obtained (RFC 6749 §4.4 and §4.1).
+GRANT_CLIENT_CREDENTIALS = "client_credentials"
+GRANT_AUTHORIZATION_CODE = "authorization_code"
+#: A record's ``status``: usable, or its user's consent is gone (``invalid_grant`` on
+#: refresh) and only connecting again (``connector-sdk auth connect``) restores it.
+STATUS_ACTIVE = "active"
+STATUS_NEEDS_RECONSENT = "needs_reconsent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,12 @@ class AuthenticationRecord:
     key, damaged row) is an ``UnreadableSecret`` whose ``reveal()`` raises the reason, so one
     bad row never stops a listing or a deletion. ``created_at`` and ``updated_at`` are
     ISO-8601 UTC; ``version`` starts at 1 and grows by one with every update.
+
+    ``grant`` says how the authentication gets tokens (``client_credentials``, or
+    ``authorization_code`` for one a user consented to); ``status`` is ``active`` or
+    ``needs_reconsent``. ``tokens`` is, for an authorization-code authentication, the JSON
+    of its access and refresh tokens as a ``Secret`` (sealed at rest in a column of its own,
+    never among the parameters; an ``UnreadableSecret`` when it cannot be opened), else None.
     """
 
     name: str
@@ -55,6 +74,9 @@ class AuthenticationRecord:
     created_at: str
     updated_at: str
     version: int
+    grant: str = GRANT_CLIENT_CREDENTIALS
+    status: str = STATUS_ACTIVE
+    tokens: Secret | None = None
 
 
 @runtime_checkable
@@ -97,6 +119,66 @@ class AuthenticationStore(Protocol):
     def describe(self) -> str:
         """Where the store is, for humans (no secrets, no credentials)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAuthorization:
+    """What ``take_pending`` found for a state: the sealed payload opened (``payload``, a
+    ``Secret`` holding JSON), or why there is none: ``"unknown"`` (never issued here),
+    ``"expired"`` or ``"replayed"`` (taken before). ``payload`` is None unless ``found``."""
+
+    outcome: str
+    payload: Secret | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.outcome == "found"
+
+
+@runtime_checkable
+class AuthorizationStore(AuthenticationStore, Protocol):
+    """What a store provides beyond ``AuthenticationStore`` to hold authorization-code
+    authentications: their tokens (sealed, compare-and-set on the version), pending
+    authorizations (single use across processes) and leases (one refresh at a time)."""
+
+    def create(
+        self, name: str, service: str, parameters: Mapping[str, Any], *,
+        grant: str = GRANT_CLIENT_CREDENTIALS, tokens: Secret | None = None,
+    ) -> AuthenticationRecord:
+        """``AuthenticationStore.create`` with the record's grant and sealed tokens."""
+        ...
+
+    def update_tokens(
+        self, name: str, tokens: Secret | None, *, expected_version: int,
+        status: str = STATUS_ACTIVE, parameters: Mapping[str, Any] | None = None,
+        grant: str | None = None,
+    ) -> AuthenticationRecord:
+        """Replace the tokens and status (and, given, the parameters and grant) of ``name``
+        if it is still at ``expected_version``; ``AuthenticationConflict`` otherwise (re-read:
+        another process rotated them), ``AuthenticationNotFound`` if it is gone."""
+        ...
+
+    def put_pending(self, state_id: str, payload: Secret, *, expires_at: float) -> None:
+        """Keep a pending authorization, sealed, under ``state_id`` until ``expires_at``
+        (epoch seconds); long-expired ones are removed on the way."""
+        ...
+
+    def take_pending(self, state_id: str, *, now: float) -> PendingAuthorization:
+        """Take the pending authorization ``state_id`` exactly once across every process
+        sharing the store: the first caller gets it, any later one ``replayed``."""
+        ...
+
+    def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
+        """``TokenLease.acquire_lease`` on the store: ``owner`` holds ``key`` for ``ttl`` s."""
+        ...
+
+    def release_lease(self, key: str, owner: str) -> bool:
+        """``TokenLease.release_lease``: compare-and-delete on the owner."""
+        ...
+
+    async def aacquire_lease(self, key: str, owner: str, ttl: float) -> bool: ...
+
+    async def arelease_lease(self, key: str, owner: str) -> bool: ...
 
 
 def validate_name(name: object, *, what: str = "authentication name") -> str:

@@ -74,7 +74,7 @@ __all__ = [
 #: The database file's name inside the home directory.
 DATABASE_NAME = "authentications.db"
 #: The schema version this code writes; ``_MIGRATIONS`` brings older ones up to it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: How long a writer waits for another process's write lock before giving up.
 DEFAULT_BUSY_TIMEOUT = 30.0
 
@@ -95,8 +95,27 @@ CREATE TABLE parameters (
 ) WITHOUT ROWID;
 """
 
-#: ``_MIGRATIONS[n]`` turns schema version ``n`` into ``n + 1`` (none yet).
-_MIGRATIONS: dict[int, str] = {}
+#: ``_MIGRATIONS[n]`` turns schema version ``n`` into ``n + 1``. Version 2: the record's
+#: grant, status and sealed tokens (existing records: client credentials, active), pending
+#: authorizations and leases (``authorization``).
+_MIGRATIONS: dict[int, str] = {
+    1: """
+ALTER TABLE authentications ADD COLUMN grant_type TEXT NOT NULL DEFAULT 'client_credentials';
+ALTER TABLE authentications ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
+ALTER TABLE authentications ADD COLUMN tokens BLOB;
+CREATE TABLE pending_authorizations (
+    id TEXT PRIMARY KEY NOT NULL,
+    payload BLOB NOT NULL,
+    expires_at REAL NOT NULL,
+    used_at REAL
+) WITHOUT ROWID;
+CREATE TABLE leases (
+    lease_key TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+""",
+}
 
 
 class SQLiteStore(SQLStore):

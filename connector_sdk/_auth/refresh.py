@@ -1,0 +1,188 @@
+"""Tokens of authorization-code authentications: read from the store, refreshed once.
+
+The store is the truth for these tokens: the user's consent lives in the refresh token, and
+a rotating provider (Twitch) invalidates it on use, so two processes that both spent it
+would lose the consent. ``StoredTokens`` is what the ``TokenManager`` uses for them:
+
+* **Read.** ``read`` opens the record's sealed tokens and gives the access token while it is
+  fresh (by the manager's monotonic deadlines, ``held``) and not one an API refused
+  (``reject``, the 401 path). A record marked ``needs_reconsent`` raises ``NeedsReconsent``.
+* **One refresh across processes.** The leader takes the *store's* lease (``TokenLease`` on
+  the shared SQLite file or PostgreSQL database) through ``single_flight.lead_sync``, re-reads
+  the record (another process may have refreshed it), and only then sends the refresh
+  request. A caller that finds the lease taken polls the record and uses the new token.
+* **Rotation is compare-and-set.** The new tokens (the old refresh token kept when none
+  comes back, RFC 6749 §6) are written with ``update_tokens(expected_version=...)``: if the
+  record moved on meanwhile (a lease outlived), the write loses, the record is re-read and
+  its token used: nothing is lost, nothing overwritten.
+* **invalid_grant.** When the refresh token is refused and the record has not moved on, the
+  record is marked ``needs_reconsent`` (never deleted) and ``NeedsReconsent`` raised, naming
+  the authentication and the fix; every later call raises it too, until it is connected again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from .._errors import AuthenticationConflict, NeedsReconsent, StoreError, TokenEndpointError
+from .._manifest.model import Authentication
+from .fetch import FetchFlow
+from .grants import RefreshTokenGrant, response_context
+from .held import HeldTokens
+from .request import TokenRequest
+from .response import TokenGrant
+from .single_flight import LeasePolicy, lead_async, lead_sync
+from .token import RefreshPolicy, Token
+from .user_tokens import UserTokens
+
+if TYPE_CHECKING:
+    from .._stores.protocol import AuthenticationRecord, AuthorizationStore
+
+__all__ = ["StoredTokens", "needs_reconsent"]
+
+logger = logging.getLogger("connector_sdk.tokens")
+
+#: Builds the retry loop for one request (the manager's ``fetch_flow`` with its policy).
+MakeFlow = Callable[[TokenRequest, Any, RefreshTokenGrant], FetchFlow]
+
+
+def needs_reconsent(authentication: Authentication, why: str) -> NeedsReconsent:
+    name, service = authentication.name, authentication.service.id
+    return NeedsReconsent(
+        f"service '{service}', authentication '{name}' needs the user's consent again: {why};"
+        f" connect it again with `connector-sdk auth connect {service} --name {name}` (or"
+        " begin_authorization), which keeps its name",
+        service=service, authentication=name, oauth_error="invalid_grant", permanent=True)
+
+
+class StoredTokens:
+    """The store side of authorization-code tokens for one ``TokenManager``."""
+
+    def __init__(self, store: Callable[[], AuthorizationStore], held: HeldTokens, *,
+                 refresh: RefreshPolicy, lease: LeasePolicy, make_flow: MakeFlow,
+                 allow_loopback: bool, clock: Callable[[], float],
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._held = held
+        self._refresh = refresh
+        self._lease = lease
+        self._make_flow = make_flow
+        self._allow_loopback = allow_loopback
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._rejected: dict[str, str] = {}
+
+    def reject(self, key: str, token: Token) -> None:
+        """The API refused ``token``: a record still holding it must be refreshed."""
+        self._rejected[key] = token.access_token.reveal()
+
+    def forget(self, key: str) -> None:
+        self._rejected.pop(key, None)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _record(self, authentication: Authentication) -> tuple[AuthenticationRecord,
+                                                              UserTokens]:
+        record = self._store().get(authentication.name)
+        if record.status == "needs_reconsent":
+            raise needs_reconsent(authentication, "its refresh token was refused earlier")
+        if record.tokens is None:
+            raise needs_reconsent(authentication, "it holds no tokens (it was never connected)")
+        return record, UserTokens.from_secret(record.tokens, name=record.name)
+
+    def read(self, key: str, authentication: Authentication) -> Token | None:
+        """The stored access token while fresh and not refused; held from now on."""
+        _, tokens = self._record(authentication)
+        if self._rejected.get(key) == tokens.token.access_token.reveal():
+            return None
+        return self._held.read(key, tokens.token)
+
+    # -- refreshing --------------------------------------------------------------------------
+
+    def lead_sync(self, key: str, authentication: Authentication,
+                  drive: Callable[[FetchFlow], TokenGrant]) -> Token:
+        """The token for ``key``: read, or refreshed under the store's lease (blocking)."""
+        return lead_sync(
+            key, self._store(), self._lease, clock=self._clock,
+            read=lambda: self.read(key, authentication),
+            fetch=lambda: self._refresh_with(key, authentication, drive))
+
+    async def lead_async(self, key: str, authentication: Authentication,
+                         drive: Callable[[FetchFlow], Awaitable[TokenGrant]]) -> Token:
+        """``lead_sync`` for coroutines; the store's calls run in a worker thread."""
+        import asyncio
+
+        async def read() -> Token | None:
+            return await asyncio.to_thread(self.read, key, authentication)
+
+        async def fetch() -> Token:
+            record, tokens = await asyncio.to_thread(self._record, authentication)
+            request = self._request(authentication, tokens)
+            try:
+                grant = await drive(self._flow(authentication, request))
+            except TokenEndpointError as error:
+                return await asyncio.to_thread(self._refused, key, authentication, record,
+                                               error)
+            return await asyncio.to_thread(self._rotate, key, authentication, record,
+                                           tokens, grant)
+
+        return await lead_async(key, self._store(), self._lease, clock=self._clock,
+                                read=read, fetch=fetch)
+
+    def _refresh_with(self, key: str, authentication: Authentication,
+                      drive: Callable[[FetchFlow], TokenGrant]) -> Token:
+        record, tokens = self._record(authentication)
+        request = self._request(authentication, tokens)
+        try:
+            grant = drive(self._flow(authentication, request))
+        except TokenEndpointError as error:
+            return self._refused(key, authentication, record, error)
+        return self._rotate(key, authentication, record, tokens, grant)
+
+    def _request(self, authentication: Authentication, tokens: UserTokens) -> TokenRequest:
+        if tokens.refresh_token is None:
+            raise needs_reconsent(authentication, "its access token was refused and the"
+                                  " provider gave no refresh token")
+        return RefreshTokenGrant(tokens.refresh_token).build_request(
+            authentication, allow_loopback=self._allow_loopback)
+
+    def _flow(self, authentication: Authentication, request: TokenRequest) -> FetchFlow:
+        context = response_context(authentication, request, self._refresh)
+        return self._make_flow(request, context, RefreshTokenGrant())
+
+    def _rotate(self, key: str, authentication: Authentication, record: AuthenticationRecord,
+                tokens: UserTokens, grant: TokenGrant) -> Token:
+        new = UserTokens.from_grant(grant, now=self._wall_clock(), previous=tokens)
+        try:
+            self._store().update_tokens(record.name, new.to_secret(),
+                                        expected_version=record.version)
+        except AuthenticationConflict:
+            # the record moved on (another process refreshed after a lease outlived): its
+            # tokens are the truth; the answer just received is dropped, never written over
+            logger.info("authentication %s: another process rotated its tokens first; using"
+                        " theirs", record.name)
+            _, theirs = self._record(authentication)
+            return theirs.token
+        self._rejected.pop(key, None)
+        return new.token
+
+    def _refused(self, key: str, authentication: Authentication,
+                 record: AuthenticationRecord, error: TokenEndpointError) -> Token:
+        if error.oauth_error != "invalid_grant":
+            raise error
+        current, tokens = self._record(authentication)
+        if current.version != record.version:  # rotated by another process meanwhile
+            return tokens.token
+        try:
+            self._store().update_tokens(record.name, record.tokens,
+                                        expected_version=record.version,
+                                        status="needs_reconsent")
+        except (AuthenticationConflict, StoreError) as exc:
+            logger.warning("authentication %s: could not mark it needs_reconsent (%s)",
+                           record.name, type(exc).__name__)
+        raise needs_reconsent(
+            authentication, "the provider refused its refresh token (invalid_grant: the"
+            " user revoked the app, or the token expired)") from None
