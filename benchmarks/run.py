@@ -7,9 +7,10 @@ ratios to raw httpx (the floor), a table of targets, and writes every raw figure
     python benchmarks/run.py [--quick] [--only NAME ...] [--json PATH]
 
 Sections: overhead (1), concurrency (2), throughput (3), startup (4: CLI start-up and
-validation), memory (5). ``--quick`` runs each section on a tiny workload as a smoke test:
-it checks that everything runs and never judges a timing. The peers come from the ``bench``
-extra: ``pip install -e '.[bench]'``. See docs/performance.md.
+validation), memory (5), temporal (6: a foreach on Temporal workers against a bare temporalio
+floor, benchmarks/temporal_fanout.py). ``--quick`` runs each section on a tiny workload as a
+smoke test: it checks that everything runs and never judges a timing. The peers come from the
+``bench`` extra: ``pip install -e '.[bench]'``. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -33,13 +34,14 @@ from typing import Any
 import concurrency
 import memory
 import overhead
+import temporal_fanout
 import throughput
 from _common import RESULTS, median, time_calls, time_commands
 from _sections import Section, Table, judge, print_targets, unavailable
 from _server import ServerProcess
 
 ROOT = Path(__file__).parents[1]
-SECTIONS = ("overhead", "concurrency", "throughput", "startup", "memory")
+SECTIONS = ("overhead", "concurrency", "throughput", "startup", "memory", "temporal")
 FLOOR = "python -c 'import pluggy, httpx, jsonschema, yaml'"
 
 
@@ -97,6 +99,7 @@ RUNNERS: dict[str, Callable[..., Section]] = {
     "throughput": throughput.run,
     "startup": startup_section,
     "memory": memory.run,
+    "temporal": temporal_fanout.run,
 }
 
 

@@ -38,14 +38,17 @@ class Workers:
         self.queue = f"q-{uuid.uuid4().hex[:8]}"
         self.processes: list[subprocess.Popen[str]] = []
 
-    def start(self, count: int = 2, *extra: str) -> Workers:
+    def start(self, count: int = 2, *extra: str, command: list[str] | None = None) -> Workers:
+        """Start ``count`` workers and wait until each serves; ``command`` replaces
+        ``connector-sdk worker --temporal … --task-queue …`` (the benchmark's floor)."""
+        argv = command or [sys.executable, "-m", "connector_sdk.cli", "worker", "--temporal",
+                           self.server.address, "--task-queue", self.queue]
         started = []
         for index in range(count):
             log = (self.directory / f"worker-{len(self.processes)}.log").open("w")
             process = subprocess.Popen(
-                [sys.executable, "-m", "connector_sdk.cli", "worker", "--temporal",
-                 self.server.address, "--task-queue", self.queue, *extra],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+                [*argv, *extra], env=self.env, stdout=log, stderr=subprocess.STDOUT, text=True,
+                cwd=ROOT)
             self.processes.append(process)
             started.append((process, Path(log.name), index))
         for process, log_path, _ in started:
