@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "store": ("store", "copy authentications between stores (store migrate --to URL)"),
     "sandbox": ("sandbox", "serve installed services' emulators on a loopback port"),
     "mcp": ("mcp", "serve operations as MCP tools for AI agents (extra: connector-sdk[mcp])"),
+    "connect-page": ("connect_page", "serve the embeddable connect page on loopback, mint"
+                     " session links (extra: [connect-page])"),
     "worker": ("worker", "run workflow steps as a Temporal worker (extra: [temporal])"),
     "runs": ("runs", "show a Temporal run's status and result (runs show ID)"),
     "new": ("new", "scaffold a connector distribution (manifest, plugin, tests with the kit)"),
