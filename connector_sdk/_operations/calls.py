@@ -15,6 +15,8 @@ Python handler a plugin registered (``register_operation_handlers``). What calle
 * HTTP errors raise ``APIError`` with the provider's message (Twitch's ``message``, Shopify's
   ``errors`` string, list or mapping), shortened and scrubbed of the authentication's secrets;
   rate limits are waited out within ``RateLimitPolicy`` bounds, then ``RateLimitError``;
+* an operation that declares ``scopes`` is refused with ``MissingScopesError`` before any
+  API request when its token was not granted them (``scopes.py``);
 * a paginated operation's output is ``{items_path: [every item]}``; ``stream_items`` hands
   the items out one by one, fetching each page only when the previous one is consumed.
 
@@ -43,6 +45,7 @@ from .handlers import OperationContext, run_handler
 from .inputs import OFF_LOOP_TEXT, text_size, validate_input
 from .pagination import PageLimits, PaginationError, iterate_items, nest
 from .ratelimit import RateLimiter, RateLimitPolicy, bucket_for
+from .scopes import missing_scopes, refuse_ungranted, refuse_unobtainable
 
 if TYPE_CHECKING:
     from .._runtime.runtime import Runtime
@@ -53,6 +56,7 @@ __all__ = [
     "RateLimitPolicy",
     "call_operation",
     "call_operation_sync",
+    "missing_scopes",
     "stream_items",
     "validate_input",
 ]
@@ -86,6 +90,7 @@ def _prepare(
                 name=auth.name, service=auth.service.id, expected=service.id)
     else:
         auth = runtime.resolve_authentication(authentication, service.id)
+    refuse_unobtainable(name, spec, auth)
     return _Prepared(name, service, spec, auth, values)
 
 
@@ -97,6 +102,10 @@ async def _open_call(
     client: httpx.AsyncClient | None,
     policy: RateLimitPolicy | None,
 ) -> AsyncIterator[Call]:
+    if prepared.operation.scopes:  # the token the client would attach, from the same cache
+        token = await runtime.aget_token(prepared.authentication)
+        refuse_ungranted(prepared.name, prepared.operation, prepared.authentication,
+                         token.scopes)
     owned = client is None
     active = runtime.async_client(prepared.authentication) if client is None else client
     call = Call(
