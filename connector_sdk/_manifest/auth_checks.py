@@ -84,14 +84,14 @@ def auth_problems(doc: Document, params: Mapping[str, Mapping[str, Any]]) -> lis
     obtainable = _client_credentials_scopes(auth, grants)
     for op_id, op in _operations(doc.data):
         scopes = op.get("scopes")
-        where = ("operations", op_id, "scopes")
-        problems += _scope_list_problems(doc, where, scopes, separator)
+        at = ("operations", op_id, "scopes")
+        problems += _scope_list_problems(doc, at, scopes, separator)
         if obtainable is None or not isinstance(scopes, list):
             continue
         missing = [s for s in dict.fromkeys(scopes) if isinstance(s, str) and s not in obtainable]
         if missing:
             problems.append(doc.problem(
-                where, "OPERATION-SCOPES-UNOBTAINABLE",
+                at, "OPERATION-SCOPES-UNOBTAINABLE",
                 f"operation '{op_id}' needs scopes {', '.join(missing)}, but the service offers"
                 " only the client-credentials grant, which asks for auth.scopes"
                 f" ({', '.join(obtainable) or 'none'}): add them to auth.scopes, or offer"
