@@ -15,7 +15,6 @@ instead of two.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from .._http.policy import check_url, render_url
 from .._http.redact import redact
 from .._http.seam import httpx
 from .._manifest.model import Authentication
+from .._telemetry import get_logger, record_token_rejected
 from .request import render_text, secret_strings
 from .token import Token
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CHECKED_EXTENSION", "ServiceAuth", "origin_of", "token_hosts"]
 
-logger = logging.getLogger("connector_sdk.tokens")
+logger = get_logger("connector_sdk.tokens")
 
 #: Request extension ``(url, service, allow_loopback)``: ``ServiceAuth`` checked this very URL
 #: object against this service's policy and attached the token for its origin, so the
@@ -145,6 +145,7 @@ class ServiceAuth(httpx.Auth):
             self._service.id,
             self._authentication.name,
         )
+        record_token_rejected()
         yield Discard(response)
         token = yield NeedToken(rejected=token)
         self._attach(request, token)

@@ -81,6 +81,7 @@ def build_client(
         base_url=_base_url(authentication, settings),
         auth=ServiceAuth(authentication, manager, allow_loopback=settings.allow_loopback),
         event_hooks={"request": [_guard(authentication, settings)]},
+        trace_context=authentication.service.propagate_trace_context,
     )
 
 
@@ -103,4 +104,5 @@ def build_async_client(
         base_url=_base_url(authentication, settings),
         auth=ServiceAuth(authentication, manager, allow_loopback=settings.allow_loopback),
         event_hooks={"request": [hook]},
+        trace_context=authentication.service.propagate_trace_context,
     )

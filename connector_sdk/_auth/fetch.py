@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from .._http.messages import shown_text
 from .._http.retry import RetryPolicy, is_retryable_status, parse_retry_after, retry_delay
 from .._http.seam import httpx
 from .._http.settings import HttpSettings
+from .._telemetry import get_logger
 from .grants import Grant
 from .request import TokenRequest
 from .response import ResponseContext, TokenGrant, endpoint_error
@@ -43,7 +43,7 @@ __all__ = [
     "post_sync",
 ]
 
-logger = logging.getLogger("connector_sdk.tokens")
+logger = get_logger("connector_sdk.tokens")
 
 
 @dataclass(slots=True)
@@ -92,6 +92,7 @@ def fetch_flow(
             ctx.authentication,
             attempt,
             attempts,
+            extra={"attempt": attempt},
         )
         retry_after: float | None = None
         error: TokenError
@@ -105,6 +106,7 @@ def fetch_flow(
                 ctx.authentication,
                 attempt,
                 type(exc).__name__,
+                extra={"attempt": attempt},
             )
         else:
             logger.debug(
@@ -113,6 +115,7 @@ def fetch_flow(
                 ctx.authentication,
                 attempt,
                 answer.status,
+                extra={"attempt": attempt},
             )
             if 200 <= answer.status < 300:
                 token = grant.parse(answer.status, answer.content_type, answer.body, ctx)
@@ -142,6 +145,7 @@ def fetch_flow(
             ctx.authentication,
             attempt,
             delay,
+            extra={"attempt": attempt},
         )
         yield delay
 

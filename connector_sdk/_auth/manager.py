@@ -44,6 +44,7 @@ from .._http.settings import (
     preload_async_backend,
 )
 from .._manifest.model import Authentication
+from .._telemetry import Unit, record_token_lookup, token_unit
 from .cache import MemoryTokenCache, SyncTokenCache, TokenCache, as_token_cache, lease_of
 from .fetch import FetchFlow, Outcome, drive_async, drive_sync, fetch_flow, post_async, post_sync
 from .grants import Grant, grant_for, response_context
@@ -154,18 +155,26 @@ class TokenManager:
         token = self.fresh(key)
         if token is not None:
             return token
+        with token_unit(authentication, prepared.grant.name) as lookup:
+            return self._get_cold(prepared, key, lookup)
+
+    def _get_cold(self, prepared: _Prepared, key: str, lookup: Unit) -> Token:
         give_up = self._clock() + self._wait_timeout
         while True:
             token = self._held.read(key, self._cache.get(key))
             if token is not None:
+                record_token_lookup(lookup, "hit")
                 return token
             leader, future, attempts = self._flight.join(key, is_async=False)
             if leader:
+                record_token_lookup(lookup, "miss", future)
                 return self._lead_sync(prepared, future, attempts)
             if self._flight.led_on_this_thread(key):
                 # A blocking call on the thread whose event loop is fetching this very token
                 # would wait for itself: fetch separately rather than deadlock.
+                record_token_lookup(lookup, "miss")
                 return self._fetch_sync(prepared, self._retry.max_attempts, Outcome())
+            record_token_lookup(lookup, "wait", future)
             try:
                 return self._flight.wait_sync(future, give_up - self._clock())
             except LeaderGone:
@@ -180,14 +189,21 @@ class TokenManager:
         token = self.fresh(key)
         if token is not None:
             return token
+        with token_unit(authentication, prepared.grant.name) as lookup:
+            return await self._aget_cold(prepared, key, lookup)
+
+    async def _aget_cold(self, prepared: _Prepared, key: str, lookup: Unit) -> Token:
         give_up = self._clock() + self._wait_timeout
         while True:
             token = self._held.read(key, await self._cache.aget(key))
             if token is not None:
+                record_token_lookup(lookup, "hit")
                 return token
             leader, future, attempts = self._flight.join(key, is_async=True)
             if leader:
+                record_token_lookup(lookup, "miss", future)
                 return await self._lead_async(prepared, future, attempts)
+            record_token_lookup(lookup, "wait", future)
             try:
                 return await self._flight.wait_async(future, give_up - self._clock())
             except LeaderGone:

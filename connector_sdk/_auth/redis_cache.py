@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import threading
 import time
 import weakref
@@ -40,12 +39,13 @@ from .._errors import ConnectorSDKError, StoreError
 from .._secrets import shown_url
 from .._stores.crypto import SecretCipher, key_origin, load_secret_key
 from .._stores.home import ensure_private_dir, sdk_home
+from .._telemetry import get_logger
 from .cache import MemoryTokenCache
 from .token import Token, token_from_dict, token_to_dict
 
 __all__ = ["TOKEN_CACHE_ENV", "RedisTokenCache", "open_token_cache"]
 
-logger = logging.getLogger("connector_sdk.tokens")
+logger = get_logger("connector_sdk.tokens")
 
 #: The environment variable that chooses a shared token cache.
 TOKEN_CACHE_ENV = "CONNECTOR_SDK_TOKEN_CACHE"

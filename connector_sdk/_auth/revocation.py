@@ -11,7 +11,6 @@ knows (unlike RFC 7009's 200): that counts as done.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -23,6 +22,7 @@ from .._http.policy import render_url
 from .._http.seam import httpx
 from .._http.settings import HttpSettings, owned_client
 from .._manifest.model import Authentication
+from .._telemetry import get_logger
 from .request import FORM_CONTENT_TYPE, client_auth_parts, render_text, secret_strings
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RevocationResult", "revoke"]
 
-logger = logging.getLogger("connector_sdk.tokens")
+logger = get_logger("connector_sdk.tokens")
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import copy
-import logging
 import random
 import secrets
 import threading
@@ -41,12 +40,13 @@ from typing import Any
 
 from .._errors import TokenError
 from .._http.retry import RetryPolicy, failure_cooldown
+from .._telemetry import get_logger
 from .cache import TokenLease
 from .token import Token
 
 __all__ = ["LeaderGone", "LeasePolicy", "SingleFlight", "lead_async", "lead_sync"]
 
-logger = logging.getLogger("connector_sdk.tokens")
+logger = get_logger("connector_sdk.tokens")
 
 
 class LeaderGone(Exception):

@@ -133,13 +133,16 @@ def _common(settings: HttpSettings) -> dict[str, Any]:
 
 
 def new_client(
-    settings: HttpSettings, *, ssl_context: ssl.SSLContext | None = None, **kwargs: Any
+    settings: HttpSettings, *, ssl_context: ssl.SSLContext | None = None,
+    trace_context: bool = False, **kwargs: Any
 ) -> httpx.Client:
     """A plain sync client with the settings' transport, timeouts and limits (no auth).
 
     Without a transport of the caller's, requests go through ``DeadlineTransport``, so the
     bounded readers' total deadline holds at every socket operation, directly or through
-    the proxy the settings or the environment name.
+    the proxy the settings or the environment name. With opentelemetry-api installed each
+    transport is wrapped for one span per attempt (``tracing.py``); ``trace_context`` lets
+    it send ``traceparent`` (API clients of services whose manifest allows it only).
     """
     from .deadline import DeadlineTransport
 
@@ -150,12 +153,17 @@ def new_client(
         transport = DeadlineTransport(context, settings.limits())
         mounts = proxy_mounts(settings.proxy_routes(), lambda proxy: DeadlineTransport(
             context, settings.limits(), proxy=proxy))
-    return httpx.Client(transport=transport, mounts=mounts or None,
-                        **{**_common(settings), **kwargs})
+    from .tracing import traced
+
+    mounts = {p: t if t is None else traced(t, trace_context=trace_context)
+              for p, t in mounts.items()}
+    return httpx.Client(transport=traced(transport, trace_context=trace_context),
+                        mounts=mounts or None, **{**_common(settings), **kwargs})
 
 
 def new_async_client(
-    settings: HttpSettings, *, ssl_context: ssl.SSLContext | None = None, **kwargs: Any
+    settings: HttpSettings, *, ssl_context: ssl.SSLContext | None = None,
+    trace_context: bool = False, **kwargs: Any
 ) -> httpx.AsyncClient:
     """A plain async client with the settings' async transport, timeouts and limits, and the
     same proxy routes as ``new_client``."""
@@ -165,8 +173,16 @@ def new_async_client(
     if settings.async_transport is None:
         mounts = proxy_mounts(settings.proxy_routes(), lambda proxy: httpx.AsyncHTTPTransport(
             verify=context, limits=settings.limits(), proxy=proxy))
+    from .tracing import otel, traced_async
+
+    transport = settings.async_transport
+    if otel() is not None:  # the transport httpx would build, made here to be wrapped
+        transport = traced_async(transport or httpx.AsyncHTTPTransport(
+            verify=context, limits=settings.limits()), trace_context=trace_context)
+        mounts = {p: t if t is None else traced_async(t, trace_context=trace_context)
+                  for p, t in mounts.items()}
     return httpx.AsyncClient(
-        transport=settings.async_transport, verify=context, mounts=mounts or None,
+        transport=transport, verify=context, mounts=mounts or None,
         **{**_common(settings), **kwargs})
 
 

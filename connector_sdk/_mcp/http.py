@@ -27,13 +27,13 @@ import asyncio
 import hmac
 import ipaddress
 import json
-import logging
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._telemetry import get_logger
 from . import DEFAULT_HOST, DEFAULT_PORT, INSTALL_HINT
 
 try:
@@ -45,7 +45,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the missing-extra 
 
 __all__ = ["Guard", "HttpOptions", "HttpServer", "origin_key"]
 
-log = logging.getLogger("connector_sdk.mcp")
+log = get_logger("connector_sdk.mcp")
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

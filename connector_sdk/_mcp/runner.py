@@ -20,7 +20,6 @@ What callers may rely on:
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from .._operations.pagination import PageLimits
 from .._operations.ratelimit import RateLimitPolicy
 from .._problems import format_path
 from .._secrets import json_default
+from .._telemetry import get_logger
 from .cursors import CursorSigner
 from .tools import AUTHENTICATION_ARGUMENT, CURSOR_ARGUMENT, NEXT_CURSOR, ToolSpec
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ToolOutcome", "ToolRunner", "redact"]
 
-log = logging.getLogger("connector_sdk.mcp")
+log = get_logger("connector_sdk.mcp")
 
 
 def redact(value: Any, authentication: Authentication, token: str | None) -> Any:

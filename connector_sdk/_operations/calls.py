@@ -40,6 +40,7 @@ from .._errors import AuthenticationMismatch
 from .._http.seam import httpx
 from .._manifest.model import Authentication, OperationSpec, Service
 from .._runtime.sync import run_sync
+from .._telemetry import operation_unit
 from .exchange import Call, build_request
 from .handlers import OperationContext, run_handler
 from .inputs import OFF_LOOP_TEXT, text_size, validate_input
@@ -101,7 +102,11 @@ async def _open_call(
     limits: PageLimits | None,
     client: httpx.AsyncClient | None,
     policy: RateLimitPolicy | None,
+    *,
+    traced: bool = True,
 ) -> AsyncIterator[Call]:
+    """The call's state and client; with ``traced``, its operation span and log fields
+    around the caller's block (``stream_items`` yields between pages, so it has none)."""
     if prepared.operation.scopes:  # the token the client would attach, from the same cache
         token = await runtime.aget_token(prepared.authentication)
         refuse_ungranted(prepared.name, prepared.operation, prepared.authentication,
@@ -117,7 +122,8 @@ async def _open_call(
         limits=limits or PageLimits(), secrets=secret_strings(prepared.authentication),
         bucket=bucket_for(runtime, prepared.authentication, prepared.operation))
     try:
-        yield call
+        with operation_unit(call) if traced else contextlib.nullcontext():
+            yield call
     finally:
         # A transport the runtime was given (sandbox routing) belongs to the runtime.
         if owned and runtime.http.async_transport is None:
@@ -204,7 +210,8 @@ def stream_items(
     prepared = _prepare(runtime, operation, authentication, input)
 
     async def generate() -> AsyncGenerator[Any, None]:
-        async with _open_call(runtime, prepared, limits, client, policy) as call:
+        async with _open_call(runtime, prepared, limits, client, policy,
+                              traced=False) as call:
             if call.operation.pagination is None or call.operation.handler is not None:
                 yield await _output(call, prepared.values)
                 return

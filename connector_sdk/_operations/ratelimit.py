@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._errors import RateLimitError
 from .._http.retry import parse_retry_after
+from .._telemetry import record_rate_limit_wait
 
 if TYPE_CHECKING:
     from .._manifest.model import Authentication, OperationSpec, RateLimitSpec, Service
@@ -180,8 +181,9 @@ class RateLimiter:
         self, delay: float, *, status: int | None = 429, provider_message: str | None = None
     ) -> None:
         """Wait ``delay`` (capped) before a retry, or raise ``RateLimitError``."""
-        await self.policy.sleep(self.count(delay, status=status,
-                                           provider_message=provider_message))
+        seconds = self.count(delay, status=status, provider_message=provider_message)
+        record_rate_limit_wait(seconds, "retry_after")
+        await self.policy.sleep(seconds)
 
     def count(
         self, delay: float, *, status: int | None = 429, provider_message: str | None = None
@@ -205,7 +207,9 @@ class RateLimiter:
     async def pause(self, delay: float) -> None:
         """Pace before the next request; does not count against ``max_waits``."""
         if delay > 0:
-            await self.policy.sleep(min(delay, self.policy.max_wait))
+            seconds = min(delay, self.policy.max_wait)
+            record_rate_limit_wait(seconds, "pacing")
+            await self.policy.sleep(seconds)
 
 
 # -- the shared bucket -----------------------------------------------------------------------

@@ -9,15 +9,14 @@ fails, with a ``PluginError`` naming the plugin when it is used.
 
 from __future__ import annotations
 
-import logging
-
 from .._errors import EmulatorNotFound, PluginError
 from .._plugins.registry import ServiceRegistry
+from .._telemetry import get_logger
 from ..sandbox import Emulator, SandboxTransport
 
 __all__ = ["Emulators"]
 
-log = logging.getLogger("connector_sdk.runtime")
+log = get_logger("connector_sdk.runtime")
 
 
 class Emulators:

@@ -14,7 +14,6 @@ runtime that only calls APIs with ephemeral authentications never touches the di
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import replace
@@ -45,6 +44,7 @@ from .._plugins.manager import PluginSet, first_result, load_plugins
 from .._plugins.registry import ServiceRegistry
 from .._stores.home import sdk_home
 from .._stores.sqlite import AuthenticationRecord, AuthenticationStore, validate_name
+from .._telemetry import get_logger
 
 if TYPE_CHECKING:
     from ..sandbox import Emulator
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Runtime"]
 
-log = logging.getLogger("connector_sdk.runtime")
+log = get_logger("connector_sdk.runtime")
 
 
 class Runtime:

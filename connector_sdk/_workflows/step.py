@@ -24,6 +24,7 @@ from .._auth.request import SecretStrings
 from .._errors import ConnectorSDKError, WorkflowError
 from .._http.redact import redact
 from .._http.seam import httpx
+from .._telemetry import step_unit
 from .limits import MAX_FOREACH_ITEMS
 from .model import Step
 
@@ -140,6 +141,25 @@ def error_report(
 
 
 async def run_step_call(
+    runtime: Runtime,
+    call: StepCall,
+    *,
+    authentication: Authentication | None = None,
+    client: httpx.AsyncClient | None = None,
+    policy: RateLimitPolicy | None = None,
+    secrets: Iterable[str] | None = None,
+) -> Outcome:
+    """``_perform`` within the step's (or item's) span and log fields, whichever executor
+    runs it; a failed outcome marks the span failed with the error's type."""
+    with step_unit(call) as unit:
+        outcome = await _perform(runtime, call, authentication=authentication, client=client,
+                                 policy=policy, secrets=secrets)
+        if outcome.error is not None:
+            unit.fail(outcome.error.get("type"))
+        return outcome
+
+
+async def _perform(
     runtime: Runtime,
     call: StepCall,
     *,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import logging
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -24,11 +23,12 @@ from typing import Any
 
 from .._errors import NetworkPolicyError
 from .._http.seam import httpx
+from .._telemetry import get_logger
 from ._base import Emulator, Sandbox
 
 __all__ = ["SandboxServer", "require_loopback", "serve_forever_cli"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date",
                "server"}
 _MAX_BODY = 10 * 1024 * 1024

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ..._errors import ConnectorSDKError, WorkflowError
 from ..._http.seam import httpx
 from ..._runtime.sync import run_sync
+from ..._telemetry import unit
 from ..inputs import prepare_inputs
 from ..model import Step, Workflow
 from ..results import EventKind, ItemResult, RunEvent, RunResult, RunStatus, Status, StepResult
@@ -138,6 +139,14 @@ class _Run:
             authentication=step.authentication if step else None, **fields))
 
     async def execute(self) -> RunResult:
+        with unit("workflow", f"workflow {self.workflow.name}",
+                  workflow=self.workflow.name) as run:
+            result = await self._execute()
+            if result.status == "failed":
+                run.fail((result.error or {}).get("type"))
+            return result
+
+    async def _execute(self) -> RunResult:
         started = time.perf_counter()
         self._preflight_static()
         self.emit("run_started")
@@ -200,6 +209,14 @@ class _Run:
     # -- steps ----------------------------------------------------------------------------------
 
     async def _run_step(self, step: Step) -> StepResult:
+        with unit("step", f"step {step.id}", step=step.id, service=step.service,
+                  operation=step.operation, authentication=step.authentication) as span:
+            result = await self._step(step)
+            if result.status == "failed":
+                span.fail((result.error or {}).get("type"))
+            return result
+
+    async def _step(self, step: Step) -> StepResult:
         result = self.results[step.id]
         started = time.perf_counter()
         scope = self._scope()

@@ -1,0 +1,197 @@
+"""One client span and one duration measurement per HTTP attempt, at the transport.
+
+Every request the SDK sends (operation calls and their pages, the resend after a 401, a
+429's retry, token requests and their retries, revocation) leaves through a client's
+transport, so wrapping the transport sees each attempt exactly once. ``traced`` wraps one
+when opentelemetry-api is installed and returns it unchanged otherwise. What callers may
+rely on:
+
+* the span (``SpanKind.CLIENT``) is named ``{method} {url.template}`` (``{method}`` without a
+  template) and carries the HTTP semantic conventions
+  (https://opentelemetry.io/docs/specs/semconv/http/http-spans/): ``http.request.method``,
+  ``url.full`` as the origin plus the manifest's path *template* (never a rendered path or a
+  query: they may hold inputs), ``url.template``, ``server.address``, ``server.port``,
+  ``http.response.status_code``, ``http.request.resend_count`` and ``error.type`` (the status
+  code, or the transport error's class name), plus ``connector_sdk.attempt`` and the names of
+  the enclosing unit (service, operation, authentication);
+* ``traceparent``/``tracestate`` (W3C Trace Context, https://www.w3.org/TR/trace-context/)
+  are set on the request only by a transport built with ``trace_context=True`` (API clients
+  of a service whose manifest says ``telemetry.propagate_trace_context``), and never inside a
+  token lookup: token and revocation clients are built without it;
+* a request is never changed otherwise, and no header value is read.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .._telemetry import Otel, Scope, current, otel
+from .seam import httpx
+
+__all__ = ["AsyncTracedTransport", "TracedTransport", "otel", "traced", "traced_async"]
+
+#: Request extension: how many times this very request object went to the transport.
+ATTEMPT_EXTENSION = "connector_sdk.attempt"
+
+
+class _Exchange:
+    """The span and the clock of one attempt."""
+
+    __slots__ = ("_attributes", "_cm", "_scope", "_span", "_started", "_state")
+
+    def __init__(self, state: Otel, request: httpx.Request, trace_context: bool) -> None:
+        self._state = state
+        scope = self._scope = current()
+        attempt = request.extensions.get(ATTEMPT_EXTENSION, 0) + 1
+        request.extensions[ATTEMPT_EXTENSION] = attempt
+        if scope is not None and scope.kind == "token":
+            # a token request is built anew for each retry: the lookup counts them
+            attempt = scope.attempt = (scope.attempt or 0) + 1
+        elif scope is not None:
+            scope.attempt = attempt
+        url = request.url
+        host = f"[{url.host}]" if ":" in url.host else url.host
+        port = url.port or (443 if url.scheme == "https" else 80)
+        origin = f"{url.scheme}://{host}" + (f":{url.port}" if url.port is not None else "")
+        template = scope.url_template if scope is not None else None
+        method = request.method
+        attributes: dict[str, Any] = {
+            "http.request.method": method,
+            "server.address": url.host,
+            "server.port": port,
+        }
+        self._attributes = dict(attributes)
+        if scope is not None:
+            names = scope.attributes()
+            attributes.update(names)
+            if "connector_sdk.service" in names:
+                self._attributes["connector_sdk.service"] = names["connector_sdk.service"]
+        attributes["url.full"] = origin + (template or "")
+        if template:
+            attributes["url.template"] = template
+        attributes["connector_sdk.attempt"] = attempt
+        if attempt > 1:
+            attributes["http.request.resend_count"] = attempt - 1
+        self._cm = state.tracer.start_as_current_span(
+            f"{method} {template}" if template else method, kind=state.SpanKind.CLIENT,
+            attributes=attributes, record_exception=False, set_status_on_exception=False)
+        self._span = self._cm.__enter__()
+        if trace_context and (scope is None or scope.kind != "token"):
+            state.propagator.inject(request.headers)
+        self._started = time.perf_counter()
+
+    def finish(self, status: int | None, error: BaseException | None) -> None:
+        elapsed = time.perf_counter() - self._started
+        state, span, measured = self._state, self._span, self._attributes
+        failed: str | None = None
+        if status is not None:
+            span.set_attribute("http.response.status_code", status)
+            measured["http.response.status_code"] = status
+            if status >= 400:
+                failed = str(status)
+        elif error is not None:
+            failed = f"{type(error).__module__}.{type(error).__qualname__}"
+        if failed is not None:
+            span.set_attribute("error.type", failed)
+            span.set_status(state.Status(state.error, failed))
+            measured["error.type"] = failed
+        state.http_duration.record(elapsed, measured)
+        scope = self._scope
+        if scope is not None and scope.kind == "token":
+            state.token_requests.add(1, {**_token_names(scope),
+                                         "connector_sdk.outcome": _outcome(status)})
+        self._cm.__exit__(None, None, None)
+
+
+def _token_names(scope: Scope) -> dict[str, Any]:
+    names = scope.attributes()
+    return {k: names[k] for k in ("connector_sdk.service", "connector_sdk.grant") if k in names}
+
+
+def _outcome(status: int | None) -> str:
+    if status is None:
+        return "unreachable"
+    if 200 <= status < 300:
+        return "success"
+    if status == 429 or status >= 500:
+        return "unavailable"
+    return "rejected"
+
+
+class TracedTransport(httpx.BaseTransport):
+    """``inner`` with one span per request (see the module docstring)."""
+
+    def __init__(self, inner: httpx.BaseTransport, *, trace_context: bool = False) -> None:
+        self._inner = inner
+        self._trace_context = trace_context
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        state = otel()
+        if state is None:
+            return self._inner.handle_request(request)
+        exchange = _Exchange(state, request, self._trace_context)
+        try:
+            response = self._inner.handle_request(request)
+        except BaseException as error:
+            exchange.finish(None, error)
+            raise
+        exchange.finish(response.status_code, None)
+        return response
+
+    def __enter__(self) -> TracedTransport:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._inner.__exit__(*exc)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncTracedTransport(httpx.AsyncBaseTransport):
+    """The async twin of ``TracedTransport``."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, *, trace_context: bool = False) -> None:
+        self._inner = inner
+        self._trace_context = trace_context
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        state = otel()
+        if state is None:
+            return await self._inner.handle_async_request(request)
+        exchange = _Exchange(state, request, self._trace_context)
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException as error:
+            exchange.finish(None, error)
+            raise
+        exchange.finish(response.status_code, None)
+        return response
+
+    async def __aenter__(self) -> AsyncTracedTransport:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._inner.__aexit__(*exc)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def traced(transport: httpx.BaseTransport, *, trace_context: bool = False
+           ) -> httpx.BaseTransport:
+    """``transport`` wrapped when opentelemetry-api is installed; itself otherwise."""
+    if otel() is None:
+        return transport
+    return TracedTransport(transport, trace_context=trace_context)
+
+
+def traced_async(transport: httpx.AsyncBaseTransport, *, trace_context: bool = False
+                 ) -> httpx.AsyncBaseTransport:
+    """The async twin of ``traced``."""
+    if otel() is None:
+        return transport
+    return AsyncTracedTransport(transport, trace_context=trace_context)
