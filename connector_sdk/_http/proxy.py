@@ -29,11 +29,13 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .._errors import ConfigError
 from .._secrets import shown_url
-from .seam import httpx
+
+if TYPE_CHECKING:  # imported where used: reading settings needs no httpx
+    from .seam import httpx
 
 __all__ = ["describe", "proxy_mounts", "proxy_routes"]
 
@@ -52,6 +54,8 @@ def _env(environ: Mapping[str, str], name: str) -> str:
 
 
 def _proxy(value: str, source: str) -> httpx.Proxy:
+    from .seam import httpx
+
     url = value if "://" in value else "http://" + value
     try:
         proxy = httpx.Proxy(url)

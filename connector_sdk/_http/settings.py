@@ -13,12 +13,14 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from .decoding import ACCEPT_ENCODING
 from .proxy import describe, proxy_mounts, proxy_routes
-from .seam import httpx
+
+if TYPE_CHECKING:  # imported where used: a runtime that sends nothing loads no httpx
+    from .seam import httpx
 
 __all__ = [
     "HttpSettings",
@@ -86,9 +88,13 @@ class HttpSettings:
         return proxy_routes(proxy=self.proxy, no_proxy=self.no_proxy, trust_env=self.trust_env)
 
     def httpx_timeout(self) -> httpx.Timeout:
+        from .seam import httpx
+
         return httpx.Timeout(self.timeout)
 
     def limits(self) -> httpx.Limits:
+        from .seam import httpx
+
         return httpx.Limits(
             max_connections=self.max_connections,
             max_keepalive_connections=self.max_keepalive_connections,
@@ -103,6 +109,8 @@ def make_ssl_context(settings: HttpSettings) -> ssl.SSLContext:
     """
     if isinstance(settings.verify, ssl.SSLContext):
         return settings.verify
+    from .seam import httpx
+
     return httpx.create_ssl_context(verify=settings.verify)
 
 
@@ -145,6 +153,7 @@ def new_client(
     it send ``traceparent`` (API clients of services whose manifest allows it only).
     """
     from .deadline import DeadlineTransport
+    from .seam import httpx
 
     transport = settings.transport
     mounts: dict[str, httpx.BaseTransport | None] = {}
@@ -168,6 +177,8 @@ def new_async_client(
     """A plain async client with the settings' async transport, timeouts and limits, and the
     same proxy routes as ``new_client``."""
     # httpx's environment reading is off (_common): SSL_CERT_FILE is read by make_ssl_context
+    from .seam import httpx
+
     context = ssl_context if ssl_context is not None else make_ssl_context(settings)
     mounts: dict[str, httpx.AsyncBaseTransport | None] = {}
     if settings.async_transport is None:

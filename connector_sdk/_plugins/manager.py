@@ -79,17 +79,22 @@ def load_plugins(
     extra_plugins: Mapping[str, object] | None = None,
     entry_point_loader: Callable[[], list[EntryPoint]] | None = None,
     trace_to: TextIO | None = None,
+    cached_verdicts: bool = False,
 ) -> PluginSet:
     """Load the built-in plugin, installed plugins and ``extra_plugins`` (name -> object).
 
     ``extra_plugins`` is how an embedding runtime or a test adds plugins that are not
     installed as distributions; they obey the allow and block lists like the others.
+    ``cached_verdicts`` skips the checks of a manifest text that passed them before
+    (``verdicts``: a cache in the SDK home keyed on the text and the checker).
     """
     from . import builtin as _builtin
+    from .verdicts import verdicts_for
 
     manager = pluggy.PluginManager(_hookspecs.PROJECT_NAME)
     manager.add_hookspecs(_hookspecs)
-    plugins = PluginSet(manager, ServiceRegistry())
+    plugins = PluginSet(manager, ServiceRegistry(
+        verdicts=verdicts_for(environ) if cached_verdicts else None))
     allow = _names(environ, "CONNECTOR_SDK_LOAD_PLUGINS")
     block = _names(environ, "CONNECTOR_SDK_BLOCK_PLUGINS") or set()
     if env_flag(environ, "CONNECTOR_SDK_TRACE_PLUGINS"):

@@ -18,6 +18,7 @@ from .._errors import EmulatorNotFound, OperationError, ServiceNotFound
 from .._manifest.loader import load_manifest
 from .._manifest.model import OperationSpec, Service
 from .._problems import Problem
+from .verdicts import ManifestVerdicts
 
 __all__ = [
     "EmulatorRegistrar",
@@ -97,6 +98,8 @@ class ServiceRegistry:
     secret_resolvers: dict[str, Callable[[str], str]] = field(default_factory=dict)
     secret_resolver_plugins: dict[str, str] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
+    #: Verdicts of manifests that passed before (``verdicts``); None checks every one.
+    verdicts: ManifestVerdicts | None = None
 
     def __iter__(self) -> Iterator[Service]:
         return iter(sorted(self.services.values(), key=lambda s: s.id))
@@ -226,13 +229,13 @@ class ServiceRegistry:
 
     def _register_manifest(self, plugin: str, distribution: str | None, manifest: Any) -> None:
         if isinstance(manifest, str | bytes) and not _looks_like_path(manifest):
-            service, problems = load_manifest(manifest, file=f"<{plugin}>")
+            service, problems = self._load(manifest, f"<{plugin}>")
         else:
             path = Path(os.fspath(manifest)) if isinstance(manifest, str | os.PathLike) else None
             if path is not None:
-                service, problems = load_manifest(path)
+                service, problems = self._load(path, str(path))
             else:  # an importlib.resources traversable that is not a plain file
-                service, problems = load_manifest(manifest.read_bytes(), file=str(manifest))
+                service, problems = self._load(manifest.read_bytes(), str(manifest))
         if service is None:
             self.failures.append(PluginFailure(
                 plugin, distribution,
@@ -247,6 +250,14 @@ class ServiceRegistry:
                 " uninstall one of them or block one with CONNECTOR_SDK_BLOCK_PLUGINS"))
             return
         self.services[service.id] = replace(service, plugin=plugin, distribution=distribution)
+
+
+    def _load(self, source: Path | str | bytes, file: str) -> tuple[Service | None, list[Problem]]:
+        if self.verdicts is not None:
+            return self.verdicts.load(source, file)
+        if isinstance(source, Path):
+            return load_manifest(source)
+        return load_manifest(source, file=file)
 
 
 def _looks_like_path(value: str | bytes) -> bool:

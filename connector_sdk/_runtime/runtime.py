@@ -21,10 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._auth.cache import MemoryTokenCache, TokenCache
-from .._auth.client import build_async_client, build_client
-from .._auth.manager import TokenManager
 from .._auth.parameters import validate_parameters
-from .._auth.revocation import RevocationResult, revoke
 from .._auth.secret_refs import bind_references, unknown_schemes
 from .._auth.token import Token
 from .._config import RuntimeConfig, env_flag
@@ -35,8 +32,6 @@ from .._errors import (
     ParameterError,
     PluginError,
 )
-from .._http.policy import render_url
-from .._http.seam import httpx
 from .._http.settings import HttpSettings
 from .._manifest.model import Authentication, Service
 from .._manifest.redirects import Redirects, configured_redirects
@@ -47,6 +42,11 @@ from .._stores.sqlite import AuthenticationRecord, AuthenticationStore, validate
 from .._telemetry import get_logger
 
 if TYPE_CHECKING:
+    # httpx, the token manager and the clients load on first use (a runtime that only
+    # lists authentications never imports httpx nor builds an SSL context: issue 11.3)
+    from .._auth.manager import TokenManager
+    from .._auth.revocation import RevocationResult
+    from .._http.seam import httpx
     from ..sandbox import Emulator
     from .emulators import Emulators
 
@@ -115,7 +115,8 @@ class Runtime:
         loopback = env_flag(env, "CONNECTOR_SDK_ALLOW_LOOPBACK") if allow_loopback is None \
             else allow_loopback
         self.config = RuntimeConfig(home=sdk_home(env), environ=env, allow_loopback=loopback)
-        self.plugins: PluginSet = load_plugins(env, extra_plugins=extra_plugins)
+        self.plugins: PluginSet = load_plugins(env, extra_plugins=extra_plugins,
+                                               cached_verdicts=True)
         for failure in self.plugins.failures:
             log.warning("plugin %s failed to load: %s", failure.plugin, failure.message)
         settings = http or HttpSettings()
@@ -144,8 +145,9 @@ class Runtime:
                                             config=self.config)
         self.revoke_on_close = isinstance(cache, MemoryTokenCache) if revoke_on_close is None \
             else revoke_on_close
-        self.tokens = TokenManager(cache=cache, settings=settings,
-                                   **dict(token_manager_options or {}))
+        self._token_cache = cache
+        self._tokens: TokenManager | None = None
+        self._token_manager_options = dict(token_manager_options or {})
         # A cache the hooks made (a Redis client, say) is the runtime's to close; one the
         # caller passed in stays the caller's.
         self._owned_cache = cache if token_cache is None else None
@@ -153,6 +155,17 @@ class Runtime:
         #: bucket), made on first use by ``_operations.ratelimit.bucket_for``; a fleet-wide
         #: ``RateLimitBucket`` may be placed here under the same key.
         self.rate_limiters: dict[tuple[str, str, str], Any] = {}
+
+    @property
+    def tokens(self) -> TokenManager:
+        """The token manager (one cache, one single flight), made on first use: building it
+        imports httpx and builds the SSL context, which commands that send nothing skip."""
+        if self._tokens is None:
+            from .._auth.manager import TokenManager
+
+            self._tokens = TokenManager(cache=self._token_cache, settings=self.http,
+                                        **self._token_manager_options)
+        return self._tokens
 
     # -- services ---------------------------------------------------------------------------
 
@@ -223,6 +236,8 @@ class Runtime:
         Deletion happens even when revocation fails; the result says how revocation went
         (None when there was nothing to revoke or the service is not installed).
         """
+        from .._auth.revocation import RevocationResult, revoke
+
         record = self.store.get(name)
         result: RevocationResult | None = None
         try:
@@ -303,10 +318,14 @@ class Runtime:
         """A sync ``httpx.Client``: base URL rendered from the parameters, token attached,
         401 answered by one refresh and one retry, every URL checked by the network policy.
         Close it (``with runtime.client(...) as client:``)."""
+        from .._auth.client import build_client
+
         return build_client(self._resolve(authentication), self.tokens, self.http)
 
     def async_client(self, authentication: str | Authentication) -> httpx.AsyncClient:
         """The ``httpx.AsyncClient`` twin of ``client``."""
+        from .._auth.client import build_async_client
+
         return build_async_client(self._resolve(authentication), self.tokens, self.http)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -314,11 +333,14 @@ class Runtime:
     def close(self) -> None:
         """Revoke held tokens (see ``revoke_on_close``), then close the clients, the token
         cache the hooks made (not one passed in) and the store."""
-        if self.revoke_on_close:
-            for authentication in self.tokens.held():
-                if authentication.service.auth.revocation is not None:
-                    revoke(authentication, self.tokens, self.http)  # never raises
-        self.tokens.close()
+        if self._tokens is not None:  # no token manager: no token held, nothing to close
+            if self.revoke_on_close:
+                from .._auth.revocation import revoke
+
+                for authentication in self._tokens.held():
+                    if authentication.service.auth.revocation is not None:
+                        revoke(authentication, self._tokens, self.http)  # never raises
+            self._tokens.close()
         close_cache = getattr(self._owned_cache, "close", None)
         if callable(close_cache):
             close_cache()
@@ -337,6 +359,8 @@ def _check_urls(service: Service, values: Mapping[str, Any]) -> None:
     refuses (a host outside ``allowed_hosts``, a missing parameter) is reported when the
     authentication is created, naming the parameter, not at its first request. The scheme
     is checked on every request, where ``allow_loopback`` applies."""
+    from .._http.policy import render_url
+
     urls = [("token_url", service.auth.token_url), ("base_url", service.base_url)]
     if service.auth.revocation is not None:
         urls.append(("revocation url", service.auth.revocation.url))

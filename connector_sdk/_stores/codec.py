@@ -28,7 +28,7 @@ from .._secrets import Secret, SecretReference, UnreadableSecret
 from .crypto import SecretCipher
 from .protocol import validate_name
 
-__all__ = ["Row", "UnreadableValue", "decode_rows", "encode_parameters"]
+__all__ = ["Row", "SealedValue", "UnreadableValue", "decode_rows", "encode_parameters"]
 
 #: A sealed secret row whose clear text starts with this holds a ``SecretReference``, not a
 #: secret (a parameter value never holds a NUL: ``_auth/parameters`` refuses control
@@ -49,6 +49,21 @@ class UnreadableValue(UnreadableSecret):
         error = self._error
         assert isinstance(error, StoreError)
         return error
+
+
+class SealedValue(Secret):
+    """A sealed value read without opening it (``list(open_secrets=False)``, what a listing
+    shows): masked like any secret; never decrypted, so ``reveal()`` raises. Whether it
+    opens (right key, intact) is known only when the record itself is read."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def reveal(self) -> str:
+        raise StoreError("this value was listed without being opened; read its authentication"
+                         " (get) to use it")
 
 
 def encode_parameters(
@@ -97,15 +112,19 @@ def encode_parameters(
 
 
 def decode_rows(
-    cipher: SecretCipher, name: str, rows: Iterable[Row], *, where: str
+    cipher: SecretCipher | None, name: str, rows: Iterable[Row], *, where: str
 ) -> Mapping[str, Any]:
     """The parameters stored in ``rows`` for authentication ``name``; never raises.
+    Without a ``cipher``, a sealed row is a ``SealedValue`` (not opened, so not checked).
 
     ``where`` names the store (a path, a server without credentials) in the damage message.
     """
     values: dict[str, Any] = {}
     for key, kind, stored in sorted(rows, key=lambda row: row[0]):
         if kind == "secret" and isinstance(stored, bytes | bytearray | memoryview):
+            if cipher is None:
+                values[key] = SealedValue()
+                continue
             try:
                 secret = cipher.decrypt(bytes(stored), authentication=name, parameter=key)
                 clear = secret.reveal()

@@ -46,7 +46,9 @@ def _available(name: str) -> bool:
     return importlib.util.find_spec(f"connector_sdk.cli.{name}") is not None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given the ``command`` being run, only that subcommand's module is
+    imported (the others are listed for ``--help`` and errors): start-up pays for one."""
     from .._version import __version__
 
     parser = argparse.ArgumentParser(
@@ -62,9 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
                              " URL, status, time); accepted anywhere on the line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        if _available(module):
-            command = importlib.import_module(f"connector_sdk.cli.{module}")
-            command.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+        if command in COMMANDS and name != command:
+            sub.add_parser(name, help=help_text, description=help_text)
+        elif _available(module):
+            importlib.import_module(f"connector_sdk.cli.{module}").add_arguments(
+                sub.add_parser(name, help=help_text, description=help_text))
     return parser
 
 
@@ -91,7 +95,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
     debug = "--debug" in args_list  # anywhere: `connector-sdk call X --debug` too
     verbose = bool({"-v", "--verbose"} & set(args_list))
-    parser = build_parser()
+    # no top-level option takes a value, so the first word is the command
+    parser = build_parser(next((a for a in args_list if not a.startswith("-")), None))
     args = parser.parse_args([a for a in args_list if a not in ("--debug", "-v", "--verbose")])
     if verbose:
         from ._verbose import enable

@@ -82,9 +82,12 @@ def _create(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from .._secrets import UnreadableSecret
+    from .._stores.sql import SQLStore
 
     with make_runtime(args) as runtime:
-        records = runtime.list_authentications()
+        store = runtime.store  # the built-in stores list without decrypting a masked secret
+        records = store.list(open_secrets=False) if isinstance(store, SQLStore) \
+            else store.list()
         where = runtime.store.describe()
     if args.format == "json":
         emit_json({"authentications": [_record_view(r, runtime) for r in records]})
