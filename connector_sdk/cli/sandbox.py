@@ -4,7 +4,9 @@ The emulators are those the installed plugins register through the ``register_em
 hook (``connector-sdk services`` marks the services that have one). Prints the address and
 each emulator's throwaway credentials, then serves until Ctrl-C. Point a runtime at it with
 ``CONNECTOR_SDK_SANDBOX_URL`` or ``connector_sdk.sandbox.routing_transports(url)``; manifests
-keep their real URLs, only the transport reroutes.
+keep their real URLs, only the transport reroutes. A browser (an emulator's consent page)
+opens ``https://HOST/PATH`` as ``http://127.0.0.1:PORT/_sandbox/HOST/PATH``, which the command
+prints too.
 """
 
 from __future__ import annotations

@@ -22,11 +22,18 @@ On loopback, keeping the real URLs (manifests are never edited)::
     with SandboxServer(AcmeSandbox()) as server:
         sync_transport, async_transport = routing_transports(server)
 
+Emulators of an authorization-code grant share one consent machinery (``ConsentFlows``: the
+consent page, single-use codes, rotating refresh tokens, ``redirect_allowed``); tests answer
+the page over HTTP with ``emulator.approve(authorization_url)``, and a browser opens
+``server.browser_url(authorization_url)``. ``OAuthSandbox`` is a by-the-book RFC 6749 server
+with PKCE (``verify_pkce``) for what no shipped provider exercises.
+
 ``connector_sdk.sandbox.graphql`` parses the GraphQL queries an emulator of a GraphQL API
 answers. Nothing here names a provider: each connector ships its own emulator (the shipped
 connectors in their ``emulator`` subpackages).
 """
 
+from ._approve import ConsentPageError, approve
 from ._base import (
     HEX,
     LOWER_ALNUM,
@@ -41,6 +48,9 @@ from ._base import (
     read_json_object,
     text_response,
 )
+from ._consent import ConsentFlows, Grant, error_page, redirect_allowed, redirect_with
+from ._oauth import OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAuthSandbox
+from ._pkce import PKCE_METHODS, verify_pkce
 from ._routing import LoopbackRoutingTransport, routing_transports
 from ._server import SandboxServer, require_loopback, serve_forever_cli
 from ._transport import SandboxTransport
@@ -48,20 +58,32 @@ from ._transport import SandboxTransport
 __all__ = [
     "HEX",
     "LOWER_ALNUM",
+    "OAUTH_CLIENT_ID",
+    "OAUTH_CLIENT_SECRET",
+    "PKCE_METHODS",
     "Clock",
+    "ConsentFlows",
+    "ConsentPageError",
     "Emulator",
     "EmulatorFactory",
+    "Grant",
     "LoopbackRoutingTransport",
+    "OAuthSandbox",
     "Sandbox",
     "SandboxBase",
     "SandboxServer",
     "SandboxTransport",
     "TokenRecord",
+    "approve",
+    "error_page",
     "json_response",
     "read_form",
     "read_json_object",
+    "redirect_allowed",
+    "redirect_with",
     "require_loopback",
     "routing_transports",
     "serve_forever_cli",
     "text_response",
+    "verify_pkce",
 ]

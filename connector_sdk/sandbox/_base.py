@@ -2,7 +2,8 @@
 
 An emulator is a plain object whose ``handle(request) -> response`` is the whole protocol, so
 the same code answers in-process (``SandboxTransport``) and on loopback (``SandboxServer``).
-Mutable state (tokens, rate-limit buckets, counters) is changed only under ``self.lock``;
+Mutable state (tokens, rate-limit buckets, counters, consent) is changed only under
+``self.lock``;
 time is read only through ``self.clock`` so tests move it instead of sleeping.
 
 ``Sandbox`` is what the transports and the server dispatch to; ``Emulator`` adds what the
@@ -20,10 +21,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl
 
 from .._http.seam import httpx
+from ._approve import approve
+from ._protocol import Emulator, EmulatorFactory, Sandbox
 
 __all__ = [
     "HEX",
@@ -47,51 +50,20 @@ LOWER_ALNUM = string.ascii_lowercase + string.digits
 HEX = "0123456789abcdef"
 
 
-class Sandbox(Protocol):
-    """The interface transports and the loopback server dispatch to."""
-
-    name: str
-
-    def serves(self, host: str) -> bool:
-        """True when this emulator answers for ``host`` (lower-case, no port)."""
-        ...
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        """Answer one request whose body has been read."""
-        ...
-
-
-class Emulator(Sandbox, Protocol):
-    """An emulator a plugin registers for a service (``register_emulators``).
-
-    ``hosts`` are the real hosts it stands in for (printed by ``connector-sdk sandbox``);
-    ``parameters()`` returns authentication parameter values, named as in the service's
-    manifest, that its token endpoint accepts: ``--sandbox`` builds its throwaway
-    authentications from them. They are documented test values, never real secrets.
-    """
-
-    @property
-    def hosts(self) -> tuple[str, ...]:
-        """The real hosts this emulator stands in for."""
-        ...
-
-    def parameters(self) -> dict[str, str]:
-        """Authentication parameter values this emulator accepts (a fresh dict)."""
-        ...
-
-
-#: What ``register(service_id, factory)`` takes: ``factory(**options)`` makes a new emulator.
-EmulatorFactory = Callable[..., Emulator]
-
-
 @dataclass
 class TokenRecord:
-    """An access token the emulator minted: who owns it and until when it is valid."""
+    """An access token the emulator minted: who owns it and until when it is valid.
+
+    ``subject`` is the user a user access token acts for ("" for an app token) and
+    ``scopes`` what that user granted; ``expires_at`` may be ``math.inf`` (no expiry).
+    """
 
     client_id: str
     expires_at: float
     shop: str = ""
     revoked: bool = False
+    subject: str = ""
+    scopes: tuple[str, ...] = ()
 
     def valid_at(self, now: float) -> bool:
         return not self.revoked and now < self.expires_at
@@ -170,17 +142,36 @@ class SandboxBase:
             return len(self._tokens)
 
     def mint_token(
-        self, record: TokenRecord, *, length: int = 30, alphabet: str = LOWER_ALNUM
+        self, record: TokenRecord, *, length: int = 30, alphabet: str = LOWER_ALNUM,
+        prefix: str = "",
     ) -> str:
-        """A new random access token of ``length`` characters from ``alphabet``, remembered
-        with ``record`` (who owns it, until when); call it under ``self.lock``."""
-        token = "".join(secrets.choice(alphabet) for _ in range(length))
+        """A new random access token, ``prefix`` then ``length`` characters from
+        ``alphabet``, remembered with ``record`` (who owns it, until when); call it under
+        ``self.lock``."""
+        token = prefix + "".join(secrets.choice(alphabet) for _ in range(length))
         self._tokens[token] = record
         return token
 
     def find_token(self, token: str) -> TokenRecord | None:
         """The record of a token this emulator minted (valid or not), or None."""
         return self._tokens.get(token)
+
+    def revoke_token(self, token: str) -> None:
+        """Revoke one access token this emulator minted (unknown tokens are ignored)."""
+        with self.lock:
+            record = self._tokens.get(token)
+            if record is not None:
+                record.revoked = True
+
+    def approve(self, authorization_url: str, *, deny: bool = False) -> str:
+        """Answer this emulator's consent page at ``authorization_url`` over HTTP and return
+        the callback URL it redirects to (``code`` and ``state``, or ``error``).
+
+        The page is fetched and its form submitted through ``handle``, exactly as a browser
+        would (``connector_sdk.sandbox.approve``), pressing Approve, or Deny with ``deny=True``.
+        For tests that need no browser; ``ConsentPageError`` when the page cannot be answered.
+        """
+        return approve(self, authorization_url, deny=deny)
 
     def count_request(
         self, request: httpx.Request, *, token: bool = False, api: bool = False

@@ -18,7 +18,7 @@ from types import TracebackType
 
 from .._errors import NetworkPolicyError
 from .._http.seam import httpx
-from ._base import Sandbox
+from ._protocol import Sandbox
 from ._server import SandboxServer, require_loopback
 from ._transport import SandboxTransport
 

@@ -8,12 +8,17 @@ ones. Requests and
 responses are converted to and from ``httpx`` objects so that the very same ``handle`` methods
 answer here and in-process. Binding anything but a loopback address is refused: the
 emulators accept documented credentials and must never be reachable from a network.
+
+A browser cannot choose the ``Host`` header, so the server also answers
+``/_sandbox/HOST/PATH`` as the emulator serving HOST would answer ``https://HOST/PATH``
+(``browser_url`` builds such URLs), for pages loaded from a loopback origin only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -24,7 +29,7 @@ from typing import Any
 from .._errors import NetworkPolicyError
 from .._http.seam import httpx
 from .._telemetry import get_logger
-from ._base import Emulator, Sandbox
+from ._protocol import Emulator, Sandbox
 
 __all__ = ["SandboxServer", "require_loopback", "serve_forever_cli"]
 
@@ -32,6 +37,26 @@ logger = get_logger(__name__)
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "date",
                "server"}
 _MAX_BODY = 10 * 1024 * 1024
+_BROWSER_PREFIX = "/_sandbox/"
+_BROWSER_PATH = re.compile(r"/_sandbox/([A-Za-z0-9.-]+(?::[0-9]{1,5})?)([/?].*)?", re.DOTALL)
+
+
+def _hostname(authority: str) -> str:
+    """The lower-case host of a ``Host`` header value (no port), or "" if it has none."""
+    try:
+        return httpx.URL(f"https://{authority}/").host if authority else ""
+    except httpx.InvalidURL:
+        return ""
+
+
+def _loopback_authority(authority: str) -> bool:
+    host = _hostname(authority)
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def require_loopback(host: str) -> None:
@@ -108,7 +133,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         host = (self.headers.get("Host") or "").strip()
-        hostname = httpx.URL(f"https://{host}/").host if host else ""
+        path, prefix = self.path, ""
+        browser = _BROWSER_PATH.fullmatch(self.path)
+        if browser is not None:
+            # /_sandbox/HOST/PATH: a browser reaching an emulator by its real host. Only for a
+            # page the browser loaded from loopback: a DNS-rebound site (Host: evil.example)
+            # must not use this to reach the emulators.
+            if not _loopback_authority(host):
+                self._send(httpx.Response(403, text="/_sandbox/ paths are served to loopback "
+                                          "origins only (Host: 127.0.0.1:PORT)\n"))
+                return
+            prefix = f"{_BROWSER_PREFIX}{browser.group(1)}"
+            host, path = browser.group(1).lower(), browser.group(2) or "/"
+            if path.startswith("?"):
+                path = "/" + path
+        hostname = _hostname(host)
         sandbox = next((s for s in self.server.sandboxes if hostname and s.serves(hostname)), None)
         try:
             body = self._body()
@@ -120,18 +159,34 @@ class _Handler(BaseHTTPRequestHandler):
             served = ", ".join(s.name for s in self.server.sandboxes)
             self._send(httpx.Response(
                 421, text=f"no sandbox serves Host {host!r} (sandboxes here: {served}); send "
-                "the real host of the API in the Host header, as a routing transport does\n"))
+                "the real host of the API in the Host header, as a routing transport does, or "
+                "open /_sandbox/HOST/PATH in a browser\n"))
             return
-        headers = [(k, v) for k, v in self.headers.items() if k.lower() != "transfer-encoding"]
-        request = httpx.Request(self.command, f"https://{host}{self.path}", headers=headers,
-                                content=body)
+        headers = [(k, v) for k, v in self.headers.items()
+                   if k.lower() not in ("transfer-encoding", "host")]
+        request = httpx.Request(self.command, f"https://{host}{path}",
+                                headers=[("Host", host), *headers], content=body)
         try:
             response = sandbox.handle(request)
         except Exception:
             logger.exception("sandbox %s failed on %s %s", sandbox.name, self.command,
                              request.url.path)
             response = httpx.Response(500, text="the sandbox failed; see its log\n")
+        if prefix and "location" in response.headers:
+            response.headers["Location"] = self._browser_location(
+                response.headers["location"], prefix)
         self._send(response)
+
+    def _browser_location(self, location: str, prefix: str) -> str:
+        """A redirect seen through /_sandbox/ stays there when it targets an emulator here."""
+        if location.startswith("/") and not location.startswith("//"):
+            return prefix + location
+        url = httpx.URL(location)
+        if url.scheme == "https" and any(s.serves(url.host) for s in self.server.sandboxes):
+            origin = self.headers.get("Host", "")
+            return f"http://{origin}{_BROWSER_PREFIX}{url.netloc.decode()}" \
+                f"{url.raw_path.decode('ascii')}"
+        return location
 
     def _send(self, response: httpx.Response) -> None:
         content = response.content if self.command != "HEAD" else b""
@@ -171,6 +226,26 @@ class SandboxServer:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    def browser_url(self, url: str) -> str:
+        """Where a browser opens ``url`` (``https://HOST/PATH?Q``) of an emulator served here:
+        ``http://127.0.0.1:PORT/_sandbox/HOST/PATH?Q``.
+
+        A browser cannot be told to send ``Host: HOST`` to a loopback port, so the real host
+        travels in the path; the server strips the prefix, answers as the emulator serving
+        HOST, and keeps redirects to its emulators under the prefix. Relative links and form
+        actions keep working. ``NetworkPolicyError`` for a URL no emulator here serves.
+        """
+        parsed = httpx.URL(url)
+        host = parsed.host.lower()
+        if parsed.scheme not in ("https", "http") or not host or not any(
+                s.serves(host) for s in self.sandboxes):
+            served = ", ".join(s.name for s in self.sandboxes)
+            raise NetworkPolicyError(
+                f"no emulator on this sandbox server serves {host or url!r} (emulators here: "
+                f"{served}); pass an https:// URL of one of their hosts", url_name="sandbox")
+        authority = host if parsed.port is None else f"{host}:{parsed.port}"
+        return f"{self.url}{_BROWSER_PREFIX}{authority}{parsed.raw_path.decode('ascii')}"
 
     def start(self) -> SandboxServer:
         """Bind and serve in a daemon thread; returns self. Starting twice is a no-op."""
@@ -220,8 +295,9 @@ def serve_forever_cli(
     """``connector-sdk sandbox NAME... --port N``: serve ``emulators`` until Ctrl-C (or until
     ``stop`` is set).
 
-    Prints the address, the real hosts each emulator answers for, and the throwaway
-    credentials each accepts (``parameters()``: documented test values, not secrets). The
+    Prints the address, the real hosts each emulator answers for, the throwaway
+    credentials each accepts (``parameters()``: documented test values, not secrets) and how
+    a browser reaches them (``SandboxServer.browser_url``: ``/_sandbox/HOST/PATH``). The
     command finds the emulators through the plugins' ``register_emulators`` hook.
     """
     stop = stop or threading.Event()
@@ -233,6 +309,10 @@ def serve_forever_cli(
                 out(f"    {key} = {value}")
         out("Route the real hosts here, keeping the Host header: "
             f"connector_sdk.sandbox.routing_transports({server.url!r})")
+        example = next((e.hosts[0] for e in emulators if e.hosts), "HOST")
+        out(f"In a browser (consent pages), https://HOST/PATH is {server.url}/_sandbox/HOST/"
+            f"PATH, e.g. {server.url}/_sandbox/{example}/ "
+            "(connector_sdk.sandbox.SandboxServer.browser_url)")
         out("Press Ctrl-C to stop.")
         try:
             while not stop.wait(0.2):

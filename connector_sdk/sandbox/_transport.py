@@ -10,7 +10,7 @@ a request meant for somewhere else into a silent success.
 from __future__ import annotations
 
 from .._http.seam import httpx
-from ._base import Sandbox
+from ._protocol import Sandbox
 
 __all__ = ["SandboxTransport"]
 

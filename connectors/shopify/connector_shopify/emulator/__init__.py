@@ -8,9 +8,11 @@ Built on ``connector_sdk.sandbox``; the plugin registers it through ``register_e
 
 ``shopify.parameters()`` gives the ``shopify_url``, ``client_id``, ``client_secret`` and
 ``api_version`` it accepts; ``data[shop]`` holds each shop's seeded products
-(``shop_data(handle, seed)``).
+(``shop_data(handle, seed)``). ``sign_query(params, secret)`` is the ``hmac`` its
+authorization callbacks carry.
 """
 
+from ._authorization import sign_query
 from ._data import DATA_EPOCH, PRODUCTS_PER_SHOP, ShopData, shop_data
 from ._emulator import (
     SHOPIFY_API_VERSION,
@@ -30,4 +32,5 @@ __all__ = [
     "ShopData",
     "ShopifySandbox",
     "shop_data",
+    "sign_query",
 ]

@@ -15,6 +15,9 @@ https://shopify.dev/docs/api/usage/rate-limits):
   ``X-Shopify-Shop-Api-Call-Limit`` and 429 + ``Retry-After: 2.0`` when full.
 * ``graphql.json``: the subset in ``_graphql_exec`` with ``extensions.cost`` and a cost
   bucket; ``THROTTLED`` is answered with HTTP 200, as Shopify usually does.
+* The authorization code grant (``_authorization``): ``/admin/oauth/authorize`` with a
+  consent page, the code exchange and expiring offline tokens with rotating refresh tokens
+  at the same token endpoint.
 * ``X-Shopify-Access-Token`` on every API call; a missing, unknown, expired or other-shop token
   gets 401 with the same ``errors`` string.
 """
@@ -36,7 +39,6 @@ import httpx
 from connector_sdk.sandbox import (
     HEX,
     Clock,
-    SandboxBase,
     TokenRecord,
     json_response,
     read_form,
@@ -45,6 +47,7 @@ from connector_sdk.sandbox import (
 )
 from connector_sdk.sandbox.graphql import GraphQLSyntaxError, GraphQLUnsupported, parse
 
+from ._authorization import AuthorizationCode
 from ._data import PRODUCTS_PER_SHOP, ShopData, shop_data
 from ._graphql_exec import GraphQLError, execute, requested_cost
 
@@ -89,7 +92,7 @@ def _bad_request(field: str, message: str) -> httpx.Response:
     return json_response(400, {"errors": {field: message}})
 
 
-class ShopifySandbox(SandboxBase):
+class ShopifySandbox(AuthorizationCode):
     """Shopify stores ``{shop}.myshopify.com`` for each handle in ``shops``, thread-safe.
 
     ``clients`` maps client id to secret (default: the documented sandbox app
@@ -99,7 +102,8 @@ class ShopifySandbox(SandboxBase):
     ``token_lifetime`` is the tokens' ``expires_in``; ``bucket_size``/``leak_rate`` the REST
     leaky bucket; ``graphql_bucket_size``/``graphql_restore_rate`` the GraphQL cost bucket.
     ``scopes`` are the granted scopes, returned comma-separated. ``data[shop]`` holds each
-    shop's seeded data.
+    shop's seeded data. ``redirect_uris`` are the app's allowed redirection URLs for the
+    authorization code grant (any loopback URL is allowed too).
     """
 
     name = "shopify"
@@ -118,9 +122,11 @@ class ShopifySandbox(SandboxBase):
         foreign_shops: Iterable[str] = ("other-store",),
         scopes: Iterable[str] = ("read_products", "read_inventory"),
         products_per_shop: int = PRODUCTS_PER_SHOP,
+        redirect_uris: Iterable[str] = (),
         clock: Clock | None = None,
     ) -> None:
         super().__init__(clock=clock)
+        self._init_authorization(redirect_uris=tuple(redirect_uris))
         self.seed = seed
         self.shops = tuple(shops)
         self.foreign_shops = tuple(s for s in foreign_shops if s not in self.shops)
@@ -170,6 +176,10 @@ class ShopifySandbox(SandboxBase):
                 if request.method != "POST":
                     return json_response(404, _NOT_FOUND)
                 return self._token(request, shop)
+            if path == "/admin/oauth/authorize" and request.method == "GET":
+                return self._authorize(request, shop)
+            if path == "/admin/oauth/consent":
+                return self._consent_answer(request, shop)
             api = _API_PATH.fullmatch(path)
             if api is None or _VERSION.fullmatch(api.group(1)) is None:
                 return json_response(404, _NOT_FOUND)
@@ -189,10 +199,16 @@ class ShopifySandbox(SandboxBase):
         secret = str(params.get("client_secret") or "")
         if client_id not in self.clients or secret != self.clients[client_id]:
             return json_response(401, {"errors": INVALID_TOKEN})
-        if params.get("grant_type") != "client_credentials":
+        grant_type = params.get("grant_type")
+        if grant_type == "refresh_token":
+            return self._refresh_grant(params, shop, client_id)
+        if grant_type in (None, "", "authorization_code") and params.get("code"):
+            return self._code_grant(params, shop, client_id)
+        if grant_type != "client_credentials":
             # Shopify's message for this case is not documented; RFC 6749's code is used.
             return json_response(400, {"error": "unsupported_grant_type", "error_description":
-                                       "the sandbox supports grant_type=client_credentials only"})
+                                       "the sandbox supports client_credentials, a code "
+                                       "exchange and refresh_token"})
         if shop in self.foreign_shops:
             return text_response(400, SHOP_NOT_PERMITTED)
         record = TokenRecord(client_id=client_id, shop=shop,

@@ -8,6 +8,7 @@ Built on ``connector_sdk.sandbox``; the plugin registers it through ``register_e
 
 ``twitch.parameters()`` gives the ``client_id`` and ``client_secret`` it accepts; ``data``
 holds the seeded users, streams, games, channels and videos (``twitch_data(seed)``).
+``twitch.approve(authorization_url)`` answers its consent page (user access tokens).
 """
 
 from ._data import DATA_EPOCH, LIVE_STREAMS, TwitchData, twitch_data

@@ -9,12 +9,16 @@ rate-limit handling can be exercised without the network:
   shape, not RFC 6749's: ``400 invalid client``, ``403 invalid client secret``,
   ``400 invalid grant type``, ``400 missing client id``. Success is
   ``{"access_token","expires_in","token_type":"bearer"}`` with ``Cache-Control: no-store``.
-* ``GET /oauth2/validate`` (``OAuth`` or ``Bearer`` prefix) and ``POST /oauth2/revoke``
+* User access tokens (``_user_tokens``): ``GET /oauth2/authorize`` with a consent page, and
+  ``grant_type=authorization_code`` and ``refresh_token`` at ``/oauth2/token``.
+* ``GET /oauth2/validate`` (``OAuth`` or ``Bearer`` prefix; ``login`` and ``user_id`` for a
+  user token) and ``POST /oauth2/revoke``
   (``client_id`` + ``token``; 200 empty, ``400 Invalid token``, ``404 client does not exist``).
 * Helix: ``Authorization: Bearer`` and a matching ``Client-Id`` on every call; 401 with the
-  Helix envelope when either is missing, unknown, expired, revoked or mismatched. A token
-  bucket per client id (``rate_limit`` points, refilled continuously over a minute) with
-  ``Ratelimit-Limit/Remaining/Reset`` headers and 429 when empty.
+  Helix envelope when either is missing, unknown, expired, revoked or mismatched; endpoints
+  that need a user token or a scope (``_helix_user``) 401 without it. A token bucket per
+  client id, and per user for user tokens (``rate_limit`` points, refilled continuously over
+  a minute), with ``Ratelimit-Limit/Remaining/Reset`` headers and 429 when empty.
 
 Messages Twitch does not document exactly (missing Client-Id, 405, 429 text) follow the
 documented envelope and are marked as the sandbox's choice where they are made.
@@ -23,22 +27,24 @@ documented envelope and are marked as the sandbox's choice where they are made.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from connector_sdk.sandbox import (
     LOWER_ALNUM,
     Clock,
-    SandboxBase,
     TokenRecord,
     json_response,
     read_form,
 )
 
-from ._data import twitch_data
+from ._data import TwitchData, twitch_data
 from ._helix import ENDPOINTS, HelixError
+from ._helix_user import ROUTES, Caller, UserRoute, refusal
+from ._user_tokens import UserTokens
 
 __all__ = ["TWITCH_CLIENT_ID", "TWITCH_CLIENT_SECRET", "TwitchSandbox"]
 
@@ -65,13 +71,20 @@ def _helix_error(
     return json_response(status, body, headers=headers)
 
 
+def _app_endpoint(
+    endpoint: Callable[[TwitchData, httpx.QueryParams], dict[str, Any]],
+) -> Callable[[TwitchData, httpx.QueryParams, Caller], dict[str, Any]]:
+    """An endpoint that answers app and user tokens alike (it ignores the caller)."""
+    return lambda data, query, _caller: endpoint(data, query)
+
+
 @dataclass
 class _Bucket:
     points: float
     updated: float
 
 
-class TwitchSandbox(SandboxBase):
+class TwitchSandbox(UserTokens):
     """Twitch's id.twitch.tv and api.twitch.tv, in one thread-safe object.
 
     ``clients`` maps client id to client secret (default: the documented sandbox client
@@ -81,6 +94,10 @@ class TwitchSandbox(SandboxBase):
     ``rate_window`` seconds (Twitch: a minute; benchmarks shorten it). ``clock`` returns
     epoch seconds (default ``time.time``); tests pass their own to move time.
     ``data`` holds the seeded resources (``TwitchData``).
+
+    User access tokens: ``redirect_uris`` are registered redirect URIs (any loopback one is
+    accepted too); ``user_id`` is the user who approves on the consent page (default
+    TwitchDev, 141981764); ``user_token_lifetime`` the ``expires_in`` of user tokens.
     """
 
     name = "twitch"
@@ -93,6 +110,9 @@ class TwitchSandbox(SandboxBase):
         rate_limit: int = 800,
         rate_window: float = 60.0,
         clients: Mapping[str, str] | None = None,
+        redirect_uris: Iterable[str] = (),
+        user_id: str = "141981764",
+        user_token_lifetime: int = 14400,
         clock: Clock | None = None,
     ) -> None:
         super().__init__(clock=clock)
@@ -104,6 +124,10 @@ class TwitchSandbox(SandboxBase):
             clients if clients is not None else {TWITCH_CLIENT_ID: TWITCH_CLIENT_SECRET}
         )
         self.data = twitch_data(seed)
+        if user_id not in self.data.user_by_id:
+            raise ValueError(f"user_id {user_id!r} is not a user of the seeded data")
+        self._init_user_tokens(redirect_uris=tuple(redirect_uris), user_id=user_id,
+                               user_token_lifetime=user_token_lifetime)
         self._buckets: dict[str, _Bucket] = {}
 
     @property
@@ -138,6 +162,8 @@ class TwitchSandbox(SandboxBase):
             "/oauth2/token": ("POST", self._token),
             "/oauth2/validate": ("GET", self._validate),
             "/oauth2/revoke": ("POST", self._revoke),
+            "/oauth2/authorize": ("GET", self._authorize),
+            "/oauth2/consent": ("POST", self._consent_answer),
         }
         if path not in routes:
             return _id_error(404, "Not Found")
@@ -155,7 +181,12 @@ class TwitchSandbox(SandboxBase):
             return _id_error(400, "invalid client")
         if form.get("client_secret", "") != self.clients[client_id]:
             return _id_error(403, "invalid client secret")
-        if form.get("grant_type") != "client_credentials":
+        grant_type = form.get("grant_type")
+        if grant_type == "authorization_code":
+            return self._code_grant(form, client_id)
+        if grant_type == "refresh_token":
+            return self._refresh_grant(form, client_id)
+        if grant_type != "client_credentials":
             return _id_error(400, "invalid grant type")
         record = TokenRecord(client_id=client_id, expires_at=self.clock() + self.token_lifetime)
         token = self.mint_token(record, length=30, alphabet=LOWER_ALNUM)
@@ -170,9 +201,13 @@ class TwitchSandbox(SandboxBase):
         record = self.find_token(token.strip())
         if record is None or not record.valid_at(now):
             return _id_error(401, "invalid access token")
-        # App tokens: login and user_id are absent (observed), scopes empty.
-        body = {"client_id": record.client_id, "scopes": [],
-                "expires_in": max(0, int(record.expires_at - now))}
+        body: dict[str, object] = {"client_id": record.client_id}
+        if record.subject:  # app tokens: login and user_id are absent (observed)
+            body["login"] = self.data.user_by_id[record.subject]["login"]
+        body["scopes"] = list(record.scopes)
+        if record.subject:
+            body["user_id"] = record.subject
+        body["expires_in"] = max(0, int(record.expires_at - now))
         return json_response(200, body)
 
     def _revoke(self, request: httpx.Request) -> httpx.Response:
@@ -192,40 +227,52 @@ class TwitchSandbox(SandboxBase):
 
     def _handle_helix(self, request: httpx.Request) -> httpx.Response:
         self.count_request(request, api=True)
-        endpoint = ENDPOINTS.get(request.url.path.rstrip("/"))
-        if endpoint is None or request.method != "GET":
+        path = request.url.path.rstrip("/")
+        route = ROUTES.get(path)
+        if route is None and path in ENDPOINTS:
+            route = UserRoute(_app_endpoint(ENDPOINTS[path]))
+        if route is None or request.method != "GET":
             return _helix_error(404, "")
         client_header = request.headers.get("client-id", "")
-        failure = self._authenticate(request, client_header)
-        if failure is not None:
-            known = client_header in self.clients
-            return _helix_error(401, failure, self._peek_headers(client_header) if known else None)
-        allowed, headers = self._take_point(client_header)
+        record, failure = self._authenticate(request, client_header)
+        bucket_key = client_header if record is None or not record.subject else \
+            f"{client_header}:{record.subject}"
+        known = client_header in self.clients
+        if failure is not None or record is None:
+            return _helix_error(401, failure or "Invalid OAuth token",
+                                self._peek_headers(bucket_key) if known else None)
+        caller = Caller(record.subject or None, frozenset(record.scopes))
+        refused = refusal(route, caller)
+        if refused is not None:
+            return _helix_error(401, refused, self._peek_headers(bucket_key))
+        allowed, headers = self._take_point(bucket_key)
         if not allowed:
             # The 429 text is not documented; the envelope is
             # (https://dev.twitch.tv/docs/api/guide/#twitch-rate-limits).
             return _helix_error(429, "Too Many Requests: the bucket for this client id is empty;"
                                 " retry after the Ratelimit-Reset epoch", headers)
         try:
-            body = endpoint(self.data, request.url.params)
+            body = route.endpoint(self.data, request.url.params, caller)
         except HelixError as error:
             return _helix_error(error.status, error.message, headers)
         return json_response(200, body, headers=headers)
 
-    def _authenticate(self, request: httpx.Request, client_id: str) -> str | None:
-        """None when the call may proceed, else the 401 message Helix sends."""
+    def _authenticate(
+        self, request: httpx.Request, client_id: str
+    ) -> tuple[TokenRecord | None, str | None]:
+        """The token's record when the call may proceed, else the 401 message Helix sends."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            return "OAuth token is missing"
+            return None, "OAuth token is missing"
         if not client_id:
-            return "Client-Id header required"  # as twitch-cli words it; Twitch undocumented
+            return None, "Client-Id header required"  # as twitch-cli words it; undocumented
         record = self.find_token(token)
         if record is None or not record.valid_at(self.clock()):
-            return "Invalid OAuth token"
+            return None, "Invalid OAuth token"
         if record.client_id != client_id:
-            return "Client ID and OAuth token do not match"
-        return None
+            return None, "Client ID and OAuth token do not match"
+        return record, None
 
     def _bucket(self, client_id: str) -> _Bucket:
         now = self.clock()
