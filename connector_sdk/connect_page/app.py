@@ -65,6 +65,16 @@ _REFUSED = {
                    " on this page."),
 }
 
+#: What the end user reads when the provider's callback is refused (``AuthorizationError``
+#: reasons); any other reason shows the runtime's own message.
+_CALLBACK_REFUSED = {
+    "access_denied": "You did not approve access at the provider.",
+    "state_expired": "The approval took too long: the request expired.",
+    "state_replayed": "This approval was already used.",
+    "state_unknown": "This approval does not belong to a connection started here.",
+    "organisation_mismatch": "This approval was started on another organisation's page.",
+}
+
 
 def check_services(config: ConnectPageConfig, runtime: Any) -> None:
     """Every configured service is installed, offers the grant, and its fixed parameters
@@ -238,9 +248,11 @@ class _Page:
             reason = getattr(exc, "reason", type(exc).__name__)
             log.warning("connect page: callback for organisation %s refused: %s",
                         page_org.name, reason)
+            first = _CALLBACK_REFUSED.get(str(reason), str(exc))
             return self.html(request, "message.html", status=400, organisation=page_org,
                              title="The connection was not made", kind="failure",
-                             paragraphs=[str(exc), "Ask for a new link to try again."])
+                             paragraphs=[first, "Nothing was saved. Ask for a new link to"
+                                         " try again."])
         service = self.runtime.service(record.service)
         log.info("connect page: authentication %r of service %s connected for %s",
                  record.name, record.service, page_org.name)

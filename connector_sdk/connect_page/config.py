@@ -155,8 +155,9 @@ class _Reader:
         self.environ = environ
         self.problems: list[Problem] = []
 
-    def fail(self, path: tuple[str | int, ...], rule: str, message: str) -> None:
-        self.problems.append(self.doc.problem(path, rule, message))
+    def fail(self, path: tuple[str | int, ...], rule: str, message: str, *,
+             key: bool = False) -> None:
+        self.problems.append(self.doc.problem(path, rule, message, key=key))
 
     def where(self, path: tuple[str | int, ...]) -> str:
         return f"{self.doc.file}:{self.doc.where(path, key=True)[0]}"
@@ -262,7 +263,7 @@ class _Reader:
             self.fail(path, "CONNECT-ORGANISATION-UNKNOWN",
                       f"organisation '{name}' is not in the redirect configuration"
                       f" (organisations there: {known}): add it there with its white-labelled"
-                      " redirect URL, whose host is its page's domain")
+                      " redirect URL, whose host is its page's domain", key=True)
             return None
         return Organisation(
             name=name, redirect_url=entry.redirect_url, host=entry.host,

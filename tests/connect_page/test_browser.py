@@ -1,0 +1,217 @@
+"""The connect page in a real headless Chromium (Debian's, through Playwright), against the
+emulators: what an end user sees and what the browser enforces (patterns, CSP frame
+ancestors), accessibility (axe-core), and a canary secret that never comes back."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector_sdk.connect_page import mint_link
+from connector_sdk.connect_page.patterns import browser_pattern
+
+from .conftest import ROOT, Served, free_socket
+
+pytestmark = pytest.mark.usefixtures("browser")
+
+
+def _shot(page: Any, artifacts: Path, state: str) -> Path:
+    path = artifacts / f"{state}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def _serious(page: Any) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [f"{v['id']}: {v['help']}" for v in results.response["violations"]
+            if v.get("impact") in ("serious", "critical")]
+
+
+class _Recorder:
+    """Every answer the browser received: status, headers and body text."""
+
+    def __init__(self, page: Any) -> None:
+        self.answers: list[tuple[str, dict[str, str], str]] = []
+        page.on("response", self._record)
+
+    def _record(self, response: Any) -> None:
+        try:
+            body = response.text()
+        except Exception:  # a redirect has no body to read
+            body = ""
+        self.answers.append((response.url, dict(response.headers), body))
+
+    def contains(self, value: str) -> bool:
+        return any(value in url or value in str(headers) or value in body
+                   for url, headers, body in self.answers)
+
+
+def _fill_shop(page: Any, served: Served, *, secret: str, shop: str | None = None,
+               client_id: str | None = None) -> None:
+    parameters = served.runtime.emulator("shopify").parameters()
+    page.get_by_label("Shop domain").fill(shop or parameters["shopify_url"])
+    page.get_by_label("Client ID").fill(client_id or parameters["client_id"])
+    page.get_by_label("Client secret").fill(secret)
+
+
+def test_a_shopify_connection_is_made_in_the_browser(
+        serve: Any, page: Any, artifacts: Path, canary: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    served = serve()
+    served.runtime.emulator("shopify").clients["canary-client"] = canary
+    recorder = _Recorder(page)
+    page.goto(mint_link(served.config, "acme", "shopify", "acme-shop"))
+    assert page.get_by_role("heading", level=1).inner_text() == "Connect Shopify Admin API"
+    assert _serious(page) == []
+    _shot(page, artifacts, "form")
+    _fill_shop(page, served, secret=canary, client_id="canary-client")
+    page.get_by_role("button", name="Save and test").click()
+    page.wait_for_selector("text=is connected")
+    assert _serious(page) == []
+    _shot(page, artifacts, "success")
+    assert page.url.startswith(served.origin("acme"))
+    (record,) = served.runtime.list_authentications()
+    assert record.name == "acme-shop"
+    assert not recorder.contains(canary)
+    assert canary not in caplog.text
+    for file in served.runtime.config.home.rglob("*"):
+        if file.is_file():
+            assert canary.encode() not in file.read_bytes(), f"{file.name} holds it in clear"
+
+
+def test_a_bad_shop_domain_is_refused_in_the_browser(serve: Any, page: Any,
+                                                     artifacts: Path) -> None:
+    served = serve()
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.goto(mint_link(served.config, "acme", "shopify", "acme-shop"))
+    _fill_shop(page, served, secret="whatever", shop="my-store.example.com")
+    page.get_by_role("button", name="Save and test").click()
+    shop = page.get_by_label("Shop domain")
+    assert shop.evaluate("e => e.validity.patternMismatch") is True
+    assert posts == []  # the browser stopped it: nothing was sent
+    # the server refuses it too once the browser check is out of the way
+    shop.evaluate("e => e.removeAttribute('pattern')")
+    page.get_by_role("button", name="Save and test").click()
+    page.wait_for_selector("text=There is a problem")
+    assert len(posts) == 1
+    error = page.locator("#field-0-error").inner_text()
+    assert "does not match the pattern" in error and "my-store.myshopify.com" in error
+    assert page.get_by_label("Client secret").input_value() == ""  # never echoed
+    assert page.get_by_label("Shop domain").get_attribute("aria-invalid") == "true"
+    assert _serious(page) == []
+    _shot(page, artifacts, "error")
+
+
+def test_a_reused_link_shows_a_refusal(serve: Any, page: Any, artifacts: Path) -> None:
+    served = serve()
+    link = mint_link(served.config, "acme", "shopify", "acme-shop")
+    page.goto(link)
+    answer = page.goto(link)
+    assert answer.status == 403
+    assert page.get_by_role("heading", level=1).inner_text() == \
+        "This link has already been used"
+    assert _serious(page) == []
+    _shot(page, artifacts, "refused")
+
+
+class _Parent(BaseHTTPRequestHandler):
+    """A platform's page embedding the connect page: ``/?src=URL`` holds one iframe."""
+
+    def do_GET(self) -> None:
+        src = self.path.partition("?src=")[2]
+        from urllib.parse import unquote
+
+        body = (f'<!doctype html><html lang="en"><title>parent</title>'
+                f'<iframe title="connect" src="{unquote(src)}"></iframe></html>').encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def parent() -> Iterator[tuple[int, Any]]:
+    sock = free_socket()
+    port = int(sock.getsockname()[1])
+    sock.close()
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Parent)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield port, server
+    server.shutdown()
+    server.server_close()
+
+
+def _framed(page: Any, parent_origin: str, link: str) -> Any:
+    from urllib.parse import quote
+
+    page.goto(f"{parent_origin}/?src={quote(link, safe='')}")
+    page.wait_for_load_state("load")
+    return page.frames[1]
+
+
+def test_the_page_loads_in_a_frame_of_an_allowed_origin_only(
+        serve: Any, page: Any, parent: tuple[int, Any]) -> None:
+    port, _ = parent
+    served = serve(frame_port=port)
+    refusals: list[str] = []
+    page.on("console", lambda m: refusals.append(m.text) if "frame-ancestors" in m.text
+            else None)
+    allowed = _framed(page, f"http://app.localhost:{port}",
+                      mint_link(served.config, "acme", "shopify", "framed"))
+    allowed.wait_for_selector("h1")
+    assert allowed.locator("h1").inner_text() == "Connect Shopify Admin API"
+    assert refusals == []
+    blocked = _framed(page, f"http://evil.localhost:{port}",
+                      mint_link(served.config, "acme", "shopify", "framed-2"))
+    page.wait_for_timeout(500)
+    # the frame's content never loaded: Chromium shows its error page in its place
+    assert blocked.url.startswith("chrome-error://")
+    assert "Connect Shopify" not in blocked.content()
+    assert any("frame-ancestors" in text for text in refusals)
+
+
+PATTERNS = [
+    (r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.myshopify\.com$",
+     ["my-store.myshopify.com"], ["my-store.example.com", "-a.myshopify.com"]),
+    (r"^[0-9]{4}-(01|04|07|10)$", ["2025-10"], ["2025-11", "x2025-10"]),
+    (r"^[a-z0-9]{30}$", ["a" * 30], ["a" * 29, "A" * 30]),
+    (r"abc", ["xxabcxx", "abc"], ["ab"]),
+    (r"^a|b$", ["ax", "xb"], ["xa"]),
+    (r"^[\w.+-]+@[^@\s]+$", ["a.b+c@d"], ["a@b@c", "a @b"]),
+    (r"^[^/?#]+$", ["host"], ["ho/st"]),
+]
+
+
+def test_translated_patterns_compile_with_the_v_flag_and_agree_with_re2(page: Any) -> None:
+    import re2
+
+    page.set_content("<html></html>")
+    for pattern, good, bad in PATTERNS:
+        translated = browser_pattern(pattern)
+        assert translated is not None, pattern
+        for value in good + bad:
+            expected = re2.search(pattern, value) is not None
+            matched = page.evaluate(
+                "([p, v]) => new RegExp('^(?:' + p + ')$', 'v').test(v)", [translated, value])
+            assert matched == expected, (pattern, value)
+
+
+def test_a_docs_screenshot_is_in_the_repository() -> None:
+    image = ROOT / "docs" / "images" / "connect-page.png"
+    assert image.exists() and image.stat().st_size > 1000
+    assert "images/connect-page.png" in (ROOT / "docs" / "connect-page.md").read_text()

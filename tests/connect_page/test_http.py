@@ -1,0 +1,183 @@
+"""The connect page's rules over plain HTTP (no browser): sessions, CSRF, domains, headers,
+server-side validation and the client-credentials path against the Shopify emulator."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from connector_sdk.connect_page import mint_link
+
+from .conftest import Served
+
+
+def _client(served: Served, organisation: str = "acme") -> httpx.Client:
+    # Host header of the organisation's domain, sent to 127.0.0.1 (as *.localhost resolves)
+    return httpx.Client(base_url=f"http://127.0.0.1:{served.port}",
+                        headers={"Host": f"{organisation}.localhost:{served.port}"},
+                        follow_redirects=False, timeout=30)
+
+
+def _path(link: str) -> str:
+    return link[link.index("/?"):]
+
+
+def _hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]+)"', html)
+    assert match, f"no hidden field {name}"
+    return match.group(1)
+
+
+def _open(served: Served, client: httpx.Client, *, name: str = "acme-shop",
+          organisation: str = "acme") -> tuple[str, str]:
+    answer = client.get(_path(mint_link(served.config, organisation, "shopify", name)))
+    assert answer.status_code == 200, answer.text
+    return _hidden(answer.text, "page"), _hidden(answer.text, "csrf")
+
+
+def _shop(served: Served) -> dict[str, str]:
+    parameters: dict[str, str] = served.runtime.emulator("shopify").parameters()
+    return {k: v for k, v in parameters.items() if k != "api_version"}
+
+
+def test_every_answer_carries_the_security_headers(serve: Any) -> None:
+    served = serve(frame_port=8123)
+    with _client(served) as client:
+        form = client.get(_path(mint_link(served.config, "acme", "shopify", "a")))
+        refused = client.get("/")
+        css = client.get("/static/connect.css")
+    for answer in (form, refused, css):
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["cache-control"] == "no-store"
+    policy = form.headers["content-security-policy"]
+    assert policy == ("default-src 'none'; style-src 'self'; form-action 'self';"
+                      " frame-ancestors http://app.localhost:8123; base-uri 'none'")
+    assert "frame-ancestors 'none'" in refused.headers["content-security-policy"]
+    assert "<script" not in form.text and "style=" not in form.text
+
+
+def test_a_page_without_a_session_link_is_refused(serve: Any) -> None:
+    served = serve()
+    with _client(served) as client:
+        answer = client.get("/")
+        forged = client.get("/?session=WyJ4Il0.aaaa.bbbb")
+    assert answer.status_code == 403 and "This page needs a link" in answer.text
+    assert forged.status_code == 403 and "This link is not valid" in forged.text
+
+
+def test_a_session_link_works_once(serve: Any) -> None:
+    served = serve()
+    link = _path(mint_link(served.config, "acme", "shopify", "once"))
+    with _client(served) as client:
+        first = client.get(link)
+        second = client.get(link)
+    assert first.status_code == 200
+    assert second.status_code == 403 and "already been used" in second.text
+
+
+def test_an_expired_session_link_is_refused(serve: Any, monkeypatch: pytest.MonkeyPatch
+                                            ) -> None:
+    served = serve(max_age=60)
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 3600)  # minted an hour ago
+    link = _path(mint_link(served.config, "acme", "shopify", "late"))
+    monkeypatch.setattr(time, "time", real)
+    with _client(served) as client:
+        answer = client.get(link)
+    assert answer.status_code == 403 and "This link has expired" in answer.text
+
+
+def test_a_link_on_another_organisations_domain_is_refused(serve: Any) -> None:
+    served = serve()
+    link = _path(mint_link(served.config, "acme", "shopify", "wrong-domain"))
+    with _client(served, "globex") as client:
+        answer = client.get(link)
+    assert answer.status_code == 403 and "wrong domain" in answer.text
+    with _client(served, "acme") as client:  # the refusal did not spend it
+        assert client.get(link).status_code == 200
+
+
+def test_a_post_with_a_forged_or_foreign_csrf_token_is_refused(serve: Any) -> None:
+    served = serve()
+    with _client(served) as client:
+        page, _ = _open(served, client, name="csrf-one")
+        _, other_csrf = _open(served, client, name="csrf-two")
+        forged = client.post("/", data={"page": page, "csrf": "WyJ4Il0.forged.token",
+                                        **_shop(served)})
+        foreign = client.post("/", data={"page": page, "csrf": other_csrf, **_shop(served)})
+        missing = client.post("/", data={"page": page, **_shop(served)})
+    for answer in (forged, foreign, missing):
+        assert answer.status_code == 403 and "could not be accepted" in answer.text
+    assert served.runtime.list_authentications() == []
+
+
+def test_a_cross_site_post_is_refused(serve: Any) -> None:
+    served = serve()
+    with _client(served) as client:
+        page, csrf = _open(served, client)
+        answer = client.post("/", data={"page": page, "csrf": csrf, **_shop(served)},
+                             headers={"Sec-Fetch-Site": "cross-site"})
+    assert answer.status_code == 403 and "another site" in answer.text
+
+
+def test_a_bad_shop_domain_is_refused_by_the_server(serve: Any, canary: str) -> None:
+    served = serve()
+    with _client(served) as client:
+        page, csrf = _open(served, client)
+        answer = client.post("/", data={"page": page, "csrf": csrf,
+                                        **{**_shop(served), "client_secret": canary,
+                                           "shopify_url": "evil.example.com/x"}})
+    assert answer.status_code == 400
+    error = re.search(r'<p class="error" id="field-0-error">(.*?)</p>', answer.text, re.S)
+    assert error and "does not match the pattern" in error.group(1)
+    assert "my-store.myshopify.com" in error.group(1)  # how to fix it
+    assert 'value="evil.example.com/x"' in answer.text  # a plain value is shown again
+    assert canary not in answer.text  # a secret never is
+    assert served.runtime.list_authentications() == []
+
+
+def test_client_credentials_are_created_and_tested(serve: Any, canary: str,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    served = serve()
+    emulator = served.runtime.emulator("shopify")
+    emulator.clients["canary-client"] = canary
+    before = emulator.token_requests if hasattr(emulator, "token_requests") else None
+    with _client(served) as client:
+        page, csrf = _open(served, client)
+        answer = client.post("/", data={"page": page, "csrf": csrf, **_shop(served),
+                                        "client_id": "canary-client", "client_secret": canary})
+        again = client.post("/", data={"page": page, "csrf": csrf, **_shop(served),
+                                       "client_id": "canary-client", "client_secret": canary})
+    assert answer.status_code == 200 and "is connected" in answer.text
+    assert again.status_code == 403  # the page session is spent
+    (record,) = served.runtime.list_authentications()
+    assert record.name == "acme-shop" and record.service == "shopify"
+    assert served.runtime.get_authentication("acme-shop").parameters[
+        "client_secret"].reveal() == canary
+    if before is not None:
+        assert emulator.token_requests == before + 1
+    for answer_ in (answer, again):
+        assert canary not in answer_.text and canary not in str(answer_.headers)
+    assert canary not in caplog.text
+    store = served.runtime.config.home
+    for file in store.rglob("*"):
+        if file.is_file():
+            assert canary.encode() not in file.read_bytes(), f"{file.name} holds it in clear"
+
+
+def test_wrong_credentials_store_nothing_and_say_so(serve: Any) -> None:
+    served = serve()
+    with _client(served) as client:
+        page, csrf = _open(served, client)
+        answer = client.post("/", data={"page": page, "csrf": csrf, **_shop(served),
+                                        "client_secret": "not-the-secret"})
+    assert answer.status_code == 400
+    assert "did not give a token with these values, so nothing was saved" in answer.text
+    assert served.runtime.list_authentications() == []
