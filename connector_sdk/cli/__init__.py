@@ -17,12 +17,14 @@ import importlib.util
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
 
 #: subcommand -> (module, one-line help); modules are imported only when run.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "validate": ("validate", "check manifest and workflow files (or installed plugins')"),
+    "validate": ("validate", "check manifest, workflow and redirect files (or installed"
+                 " plugins')"),
     "services": ("services", "list installed services and their parameters"),
     "plugins": ("plugins", "list loaded plugins and load failures"),
     "auth": ("auth", "create, list, show, test and delete authentications"),
@@ -39,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "new": ("new", "scaffold a connector distribution (manifest, plugin, tests with the kit)"),
     "docs": ("docs", "a service's reference page in Markdown, from its manifest"),
     "schema": ("schema", "print the JSON Schema of manifests or workflows (for editors)"),
+    "completion": ("completion", "print a shell-completion script (bash, zsh, tcsh; extra:"
+                   " [completion])"),
 }
 
 
@@ -50,8 +54,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; given the ``command`` being run, only that subcommand's module is
     imported (the others are listed for ``--help`` and errors): start-up pays for one."""
     from .._version import __version__
+    from ._usage import ArgumentParser
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="connector-sdk",
         description="Validate connector manifests, manage authentications, run operations.",
     )
@@ -69,7 +74,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         elif _available(module):
             importlib.import_module(f"connector_sdk.cli.{module}").add_arguments(
                 sub.add_parser(name, help=help_text, description=help_text))
+    _add_error_format(parser)
     return parser
+
+
+def _add_error_format(parser: argparse.ArgumentParser) -> None:
+    """Give every command (and action) that has no ``--format`` of its own one that only
+    changes how its errors are reported, so ``--format json`` works on every command line;
+    a new command is covered without doing anything."""
+    subcommands = [a for a in parser._actions  # argparse has no public walk of subparsers
+                   if isinstance(a, argparse._SubParsersAction)]
+    for action in subcommands:
+        for child in dict.fromkeys(action.choices.values()):
+            _add_error_format(child)
+    has_format = any("--format" in a.option_strings for a in parser._actions)
+    if not subcommands and not has_format and parser.prog != "connector-sdk":
+        parser.add_argument("--format", choices=("text", "json"), default="text",
+                            help="how errors are reported: json writes one JSON error"
+                                 " document to stdout (the command's output is unchanged)")
 
 
 def _label(args: argparse.Namespace) -> str:
@@ -95,9 +117,18 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
     debug = "--debug" in args_list  # anywhere: `connector-sdk call X --debug` too
     verbose = bool({"-v", "--verbose"} & set(args_list))
-    # no top-level option takes a value, so the first word is the command
-    parser = build_parser(next((a for a in args_list if not a.startswith("-")), None))
-    args = parser.parse_args([a for a in args_list if a not in ("--debug", "-v", "--verbose")])
+    from .._errors import ConnectorSDKError
+    from ._output import json_errors_requested
+    from ._usage import UsageError
+
+    fail = _Failures(as_json=json_errors_requested(args_list))
+    try:
+        # no top-level option takes a value, so the first word is the command
+        parser = build_parser(next((a for a in args_list if not a.startswith("-")), None))
+        args = parser.parse_args([a for a in args_list
+                                  if a not in ("--debug", "-v", "--verbose")])
+    except UsageError as exc:  # argparse's own: an unknown option, a bad choice
+        return fail.usage(exc.prog or "connector-sdk", exc)
     if verbose:
         from ._verbose import enable
 
@@ -105,8 +136,6 @@ def _main(argv: Sequence[str] | None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    from .._errors import ConnectorSDKError
-    from ._usage import UsageError
 
     module = importlib.import_module(f"connector_sdk.cli.{COMMANDS[args.command][0]}")
     try:
@@ -115,17 +144,12 @@ def _main(argv: Sequence[str] | None) -> int:
         code: int = module.run(args)
         return code
     except UsageError as exc:  # the one place a usage error becomes exit 2
-        print(f"{_label(args)}: {exc}", file=sys.stderr)
-        return 2
+        return fail.usage(_label(args), exc)
     except ConnectorSDKError as exc:
-        print(f"connector-sdk {args.command}: {exc}", file=sys.stderr)
-        if debug or _debug_env():
-            for note in getattr(exc, "__notes__", ()):  # a handler's redacted traceback
-                print(note, file=sys.stderr)
-        return 1
+        return fail.failed(f"connector-sdk {args.command}", exc, debug=debug or _debug_env())
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return fail.report(f"connector-sdk {args.command}", "interrupted", "interrupted",
+                           130, "KeyboardInterrupt", text="interrupted")
     except BrokenPipeError:  # `connector-sdk ... | head`: the reader left, nothing is wrong
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -133,10 +157,46 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception as exc:
         if debug or _debug_env():
             raise
-        print(f"connector-sdk {args.command}: internal error: {type(exc).__name__}: {exc}\n"
-              "This is a bug in connector-sdk; rerun with --debug for a traceback and report"
-              " it.", file=sys.stderr)
-        return 2
+        label = f"connector-sdk {args.command}"
+        message = (f"internal error: {type(exc).__name__}: {exc}\nThis is a bug in"
+                   " connector-sdk; rerun with --debug for a traceback and report it.")
+        return fail.report(label, "internal", message, 2, type(exc).__name__)
+
+
+class _Failures:
+    """How ``main`` reports a failure: ``connector-sdk COMMAND: message`` on stderr, or the
+    one JSON error document on stdout when the line asked for ``--format json``."""
+
+    def __init__(self, *, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def usage(self, label: str, exc: Exception) -> int:
+        usage = getattr(exc, "usage", None)
+        if usage and not self.as_json:  # argparse's own error, printed as argparse does
+            sys.stderr.write(usage)
+            print(f"{label}: error: {exc}", file=sys.stderr)
+            return 2
+        return self.report(label, "usage", str(exc), 2, type(exc).__name__)
+
+    def failed(self, label: str, exc: Exception, *, debug: bool) -> int:
+        problems = list(getattr(exc, "problems", ()) or ())
+        head = Exception.__str__(exc) if problems and self.as_json else str(exc)
+        code = self.report(label, "failed", head, 1, type(exc).__name__, problems=problems)
+        if debug:
+            for note in getattr(exc, "__notes__", ()):  # a handler's redacted traceback
+                print(note, file=sys.stderr)
+        return code
+
+    def report(self, label: str, kind: Any, message: str, code: int, error_type: str, *,
+               problems: Sequence[object] = (), text: str | None = None) -> int:
+        if not self.as_json:
+            print(text if text is not None else f"{label}: {message}", file=sys.stderr)
+            return code
+        from ._output import error_document, write_error
+
+        write_error(error_document(command=label, kind=kind, message=message, exit_code=code,
+                                   error_type=error_type, problems=problems), sys.stdout)
+        return code
 
 
 #: Commands that print or check only what they are given, so no configuration can break them

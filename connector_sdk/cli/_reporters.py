@@ -1,8 +1,9 @@
-"""Printing validation results as text, JSON or GitHub annotations, chosen by name.
+"""Printing validation results as text, JSON, GitHub annotations or SARIF, chosen by name.
 
 Reporters only format: the problems come from ``_validate``. Text lines are
 ``path:line:col: RULE-ID message``; ``github`` prints workflow commands
-(``::error file=...,line=...,col=...,title=RULE::message``) so problems show on the diff.
+(``::error file=...,line=...,col=...,title=RULE::message``) so problems show on the diff;
+``sarif`` is a SARIF 2.1.0 log (``_sarif.py``) for code-scanning UIs.
 """
 
 from __future__ import annotations
@@ -62,10 +63,18 @@ def _github(results: Sequence[FileResult], out: TextIO) -> None:
             print(f"::{level} {props}::{_escape_data(p.message)}", file=out)
 
 
+def _sarif(results: Sequence[FileResult], out: TextIO) -> None:
+    from ._sarif import sarif_log
+
+    json.dump(sarif_log([p for r in results for p in r.problems]), out, indent=2)
+    out.write("\n")
+
+
 REPORTERS: dict[str, Callable[[Sequence[FileResult], TextIO], None]] = {
     "text": _text,
     "json": _json,
     "github": _github,
+    "sarif": _sarif,
 }
 
 

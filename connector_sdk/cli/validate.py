@@ -1,4 +1,5 @@
-"""``connector-sdk validate [PATH ...]``: check manifests and workflows; exit 0, 1 or 2."""
+"""``connector-sdk validate [PATH ...]``: check manifests, workflows and redirect
+configurations; exit 0, 1 or 2."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ if TYPE_CHECKING:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                         help="files or directories (default: every installed plugin's manifests)")
-    parser.add_argument("--format", choices=("text", "json", "github"), default="text",
-                        help="output format (default: text)")
+    parser.add_argument("--format", choices=("text", "json", "github", "sarif"),
+                        default="text",
+                        help="output format (default: text; sarif: SARIF 2.1.0 for code"
+                             " scanning)")
     parser.add_argument("--skip-undeclared", action="store_true",
-                        help="skip named files that declare neither manifest_version nor"
-                             " workflow_version (for pre-commit, which passes every YAML file)")
+                        help="skip named files that declare none of manifest_version,"
+                             " workflow_version and redirects_version (for pre-commit, which"
+                             " passes every YAML file)")
 
 
 def run(args: argparse.Namespace) -> int:
