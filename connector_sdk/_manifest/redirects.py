@@ -26,8 +26,9 @@ naming file:line and the fix (``REDIRECT_RULES``):
 - one URL per host, and one organisation per URL, so that a callback's host names one
   organisation (``organisation_for_host``).
 
-Reading is ``reader.load_yaml`` (positions, duplicate keys, no aliases bombs) and the schema
-machinery of ``schemas``, as for manifests; nothing here touches the network.
+Reading is ``reader.load_yaml`` (positions, duplicate keys, no alias bombs) and the schema
+machinery of ``schemas``, as for manifests, imported only when a file is read, so that
+``Runtime()`` without one pays no YAML import; nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -40,14 +41,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import RedirectsError
 from .._hints import did_you_mean
 from .._problems import Problem
 from .hosts import SAFE_HOST_VALUE, is_loopback_host
-from .reader import Document, read_yaml_file
-from .schemas import schema_problems
+
+if TYPE_CHECKING:  # the reader (PyYAML) and the schemas load only when a file is read
+    from .reader import Document
 
 __all__ = ["ENVIRONMENT_VARIABLE", "REDIRECT_RULES", "OrganisationRedirect", "Redirects",
            "check_redirects_document", "configured_redirects", "load_redirects"]
@@ -270,6 +272,8 @@ def check_redirects_document(doc: Document) -> list[Problem]:
                             "the document is not a mapping; a redirect configuration is a"
                             " mapping with keys redirects_version, redirect_urls,"
                             " organisations")]
+    from .schemas import schema_problems
+
     problems = [_versioned(p) for p in schema_problems(doc, "redirects")]
     urls = doc.data.get("redirect_urls")
     if isinstance(urls, list) and urls:
@@ -297,6 +301,8 @@ def load_redirects(
     whose problems have no line). Raises ``RedirectsError`` listing every problem with its
     position, rule id and fix; ``setting`` names where it was configured.
     """
+    from .reader import Document, read_yaml_file
+
     if isinstance(path_or_mapping, Mapping):
         name = source or "<redirects>"
         doc: Document | None = Document(file=name, data=_plain(path_or_mapping))
