@@ -5,20 +5,33 @@ and duration; foreach steps list their items' results in input order. Steps and 
 ``succeeded``, ``failed`` or ``skipped`` (not run because the run stopped first). The run is
 ``succeeded``, ``partial`` (a ``continue_on_error`` step or item failed and the run went on)
 or ``failed`` (a step failed and stopped the run).
+
+A run can also stream each step call's result (``CallResult``) to a sink as it finishes:
+``run_workflow(..., on_result=callable)``, or ``JsonLinesSink`` (one JSON line per call,
+what ``connector-sdk run --results-jsonl FILE`` writes). A streamed foreach step keeps its
+item outputs in memory only up to ``KEEP_STREAMED_OUTPUTS`` items, so a 100,000-item run
+stays flat in memory (docs/workflows.md, "Streaming results").
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import IO, Any, Literal
 
 from .._errors import WorkflowError
-from .._secrets import json_default
+from .._secrets import MASK, json_default
 
-__all__ = ["EventKind", "ItemResult", "RunEvent", "RunResult", "RunStatus", "Status",
-           "StepResult"]
+__all__ = ["KEEP_STREAMED_OUTPUTS", "CallResult", "EventKind", "ItemResult", "JsonLinesSink",
+           "RunEvent", "RunResult", "RunStatus", "Status", "StepResult"]
+
+#: With a sink, a foreach step over more items than this keeps none of their outputs in
+#: memory: its ``output`` is None in the report and to later steps and outputs (a warning
+#: says so), and its ``items`` list only the failed ones. Every item is in the sink.
+KEEP_STREAMED_OUTPUTS = 1_000
 
 Status = Literal["succeeded", "failed", "skipped"]
 RunStatus = Literal["succeeded", "partial", "failed"]
@@ -47,6 +60,64 @@ class RunEvent:
     failed: int = 0
     duration_ms: float | None = None
     error: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """One step call's result, as a sink receives it the moment it finishes.
+
+    ``index`` is the foreach item's position in its list (None for a step without
+    ``foreach``). Items arrive in the order they *finish*, which with ``concurrency`` above 1
+    is not the list's order: sort on ``index`` for that. Items that never started because the
+    run stopped first arrive last, ``skipped``, in index order. ``error`` is the report of
+    the failure (scrubbed of the run's secrets), None on success.
+    """
+
+    step: str
+    index: int | None
+    status: Status
+    output: Any = None
+    error: Mapping[str, Any] | None = None
+    duration_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "index": self.index, "status": self.status,
+                "duration_ms": self.duration_ms, "output": self.output, "error": self.error}
+
+
+class JsonLinesSink:
+    """Writes each ``CallResult`` as one line of JSON (https://jsonlines.org) to ``path``.
+
+    The file is created owner-only (0600: outputs are the provider's data) or truncated, and
+    each line is flushed as it is written, so a run that fails or is interrupted keeps every
+    line written before. ``Secret`` values are masked, and every string of ``secrets`` is
+    replaced by the mask in each line as a last line of defence. Close it (``with``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, secrets: Iterable[str] = ()) -> None:
+        self.path = Path(path)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._out: IO[str] = os.fdopen(fd, "w", encoding="utf-8")
+        self.secrets = secrets
+        self.lines = 0
+
+    def __call__(self, result: CallResult) -> None:
+        line = json.dumps(result.as_dict(), default=json_default, ensure_ascii=False)
+        for secret in self.secrets:
+            if secret and secret in line:
+                line = line.replace(secret, MASK)
+        self._out.write(line + "\n")
+        self._out.flush()
+        self.lines += 1
+
+    def close(self) -> None:
+        self._out.close()
+
+    def __enter__(self) -> JsonLinesSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass(slots=True)

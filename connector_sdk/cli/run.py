@@ -39,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              " plugins) with throwaway authentications (nothing leaves the"
                              " process)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    parser.add_argument("--results-jsonl", type=Path, metavar="FILE",
+                        help="write each step call's result (every foreach item) to FILE as"
+                             " one JSON line, as it finishes (owner-only; a large foreach"
+                             " then keeps no item output in memory; --engine local only)")
     parser.add_argument("--engine", choices=("local", "temporal"), default="local",
                         help="local: run here (default); temporal: on Temporal workers"
                              " (docs/temporal.md, extra connector-sdk[temporal])")
@@ -74,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
                                    or any(s.foreach for s in workflow.steps))
         progress = _Progress(sys.stderr) if show else None
         try:
+            if args.engine == "temporal" and args.results_jsonl is not None:
+                raise UsageError("--results-jsonl works with --engine local only (a Temporal"
+                                 " run's results are in its history: `connector-sdk runs`)")
             if args.engine == "temporal":
                 from ._temporal import start_on_temporal
 
@@ -81,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
                 if started is None:  # --no-wait: the id is printed
                     return 0
                 result = started
+            elif args.results_jsonl is not None:
+                result = _run_streaming(runtime, workflow, inputs, args.results_jsonl, progress)
             else:
                 result = run_workflow_sync(runtime, workflow, inputs,
                                            on_event=progress.event if progress else None)
@@ -92,6 +101,36 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_text(result, sandbox=args.sandbox))
     sys.stdout.flush()
     return 0 if result.ok else 1
+
+
+def _run_streaming(runtime: Any, workflow: Workflow, inputs: dict[str, Any], path: Path,
+                   progress: _Progress | None) -> RunResult:
+    from .._workflows.executors.local import run_workflow_sync
+    from .._workflows.results import JsonLinesSink
+    from .._workflows.step import secrets_of
+
+    try:
+        sink = JsonLinesSink(path)
+    except OSError as exc:
+        raise UsageError(f"--results-jsonl {path}: cannot write the file ({exc.strerror})"
+                         ) from None
+    with sink:
+        sink.secrets = secrets_of(_resolved(runtime, workflow))
+        return run_workflow_sync(runtime, workflow, inputs, on_result=sink,
+                                 on_event=progress.event if progress else None)
+
+
+def _resolved(runtime: Any, workflow: Workflow) -> list[Any]:
+    """The run's authentications that resolve (the run reports one that does not)."""
+    from .._errors import ConnectorSDKError
+
+    found = []
+    for step in workflow.steps:
+        try:
+            found.append(runtime.resolve_authentication(step.authentication, step.service))
+        except ConnectorSDKError:
+            continue
+    return found
 
 
 # -- inputs -----------------------------------------------------------------------------------

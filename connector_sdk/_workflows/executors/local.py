@@ -21,6 +21,11 @@ callers may rely on:
   in turn: no task or semaphore per item, and inputs are rendered from templates compiled
   once per step. Without ``continue_on_error`` the first failed item stops the others from
   starting; items in flight finish.
+* **Streaming.** With ``on_result``, every step call's ``results.CallResult`` goes to it as
+  the call finishes (foreach items in the order they finish, each with its index); a foreach
+  over more than ``KEEP_STREAMED_OUTPUTS`` items then keeps no item output in memory (see
+  ``results``). An exception from ``on_result`` fails the step (the report names it) and
+  no further result is delivered.
 """
 
 from __future__ import annotations
@@ -38,7 +43,17 @@ from ..._runtime.sync import run_sync
 from ..._telemetry import unit
 from ..inputs import prepare_inputs
 from ..model import Step, Workflow
-from ..results import EventKind, ItemResult, RunEvent, RunResult, RunStatus, Status, StepResult
+from ..results import (
+    KEEP_STREAMED_OUTPUTS,
+    CallResult,
+    EventKind,
+    ItemResult,
+    RunEvent,
+    RunResult,
+    RunStatus,
+    Status,
+    StepResult,
+)
 from ..step import (
     STEP_ERRORS,
     Outcome,
@@ -65,14 +80,18 @@ async def run_workflow(
     *,
     on_event: Callable[[RunEvent], None] | None = None,
     policy: RateLimitPolicy | None = None,
+    on_result: Callable[[CallResult], None] | None = None,
 ) -> RunResult:
     """Run ``workflow`` with ``runtime``; see the module docstring for the guarantees.
 
     Raises ``WorkflowError`` before any request for bad inputs, an operation the runtime
     does not know or a foreach list over the limit; step failures are in the result.
     ``policy`` bounds the rate-limit waits of each call (default ``RateLimitPolicy()``).
+    ``on_result`` receives each call's result as it finishes (``results.JsonLinesSink``
+    writes them to a file).
     """
-    run = _Run(runtime, workflow, prepare_inputs(workflow, inputs), on_event, policy)
+    run = _Run(runtime, workflow, prepare_inputs(workflow, inputs), on_event, policy,
+               on_result)
     return await run.execute()
 
 
@@ -83,13 +102,15 @@ def run_workflow_sync(
     *,
     on_event: Callable[[RunEvent], None] | None = None,
     policy: RateLimitPolicy | None = None,
+    on_result: Callable[[CallResult], None] | None = None,
 ) -> RunResult:
     """``run_workflow`` for callers that are not async (starts and ends its own event loop).
 
     Inside a running event loop, raises ``EventLoopError``: await ``run_workflow`` there.
     """
     return run_sync(
-        lambda: run_workflow(runtime, workflow, inputs, on_event=on_event, policy=policy),
+        lambda: run_workflow(runtime, workflow, inputs, on_event=on_event, policy=policy,
+                             on_result=on_result),
         entry_point="run_workflow_sync", use="run_workflow", about=f"workflow '{workflow.name}'")
 
 
@@ -114,8 +135,12 @@ def preflight(runtime: Runtime, workflow: Workflow, inputs: Mapping[str, Any]) -
 class _Run:
     def __init__(self, runtime: Runtime, workflow: Workflow, inputs: dict[str, Any],
                  on_event: Callable[[RunEvent], None] | None,
-                 policy: RateLimitPolicy | None) -> None:
+                 policy: RateLimitPolicy | None,
+                 on_result: Callable[[CallResult], None] | None = None) -> None:
         self.runtime = runtime
+        self.on_result = on_result
+        self.sink_error: Exception | None = None
+        self.warnings: list[str] = []
         self.workflow = workflow
         self.inputs = inputs
         self.on_event = on_event
@@ -166,7 +191,7 @@ class _Run:
                         status = "partial"
                     elif result.items and any(i.status == "failed" for i in result.items):
                         status = "partial"
-        warnings: list[str] = []
+        warnings = self.warnings
         outputs = self.workflow.render_outputs(self._scope(), warnings) \
             if status != "failed" else {}
         duration = elapsed_ms(started)
@@ -227,6 +252,8 @@ class _Run:
                 outcome = await self._call(step, scope, authentication, client)
                 result.status, result.output, result.error = \
                     outcome.status, outcome.output, outcome.error
+                self._deliver(CallResult(step.id, None, outcome.status, outcome.output,
+                                         outcome.error, elapsed_ms(started)))
             else:
                 rendered: Any = None
                 try:
@@ -239,6 +266,11 @@ class _Run:
         except STEP_ERRORS as exc:
             result.status = "failed"
             result.error = self._report(exc, step)
+        if self.sink_error is not None and result.status != "failed":
+            result.status = "failed"
+            result.error = self._report(WorkflowError(
+                f"the results sink failed: {type(self.sink_error).__name__}:"
+                f" {self.sink_error}"), step)
         result.duration_ms = elapsed_ms(started)
         if result.status == "succeeded" or result.items is not None:
             self.outputs[step.id] = result.output
@@ -260,16 +292,20 @@ class _Run:
     async def _foreach(self, step: Step, authentication: Authentication,
                        client: httpx.AsyncClient, items: list[Any], result: StepResult) -> None:
         total = len(items)
-        outputs: list[Any] = [None] * total
-        statuses: list[Status] = ["skipped"] * total
-        durations = [0.0] * total
+        # streamed past the limit: nothing per item is held but the failures (flat memory)
+        keep = self.on_result is None or total <= KEEP_STREAMED_OUTPUTS
+        held = total if keep else 0
+        outputs: list[Any] = [None] * held
+        statuses: list[Status] = ["skipped"] * held
+        durations = [0.0] * held
         errors: dict[int, dict[str, Any]] = {}
+        failures: dict[int, ItemResult] = {}
         every = max(1, min(100, math.ceil(total / 10)))
         state = {"next": 0, "done": 0, "failed": 0, "stop": False}
         inputs, steps = self.inputs, self.outputs
 
         async def worker() -> None:
-            while not state["stop"]:
+            while not state["stop"] and self.sink_error is None:
                 index = state["next"]
                 if index >= total:
                     return
@@ -277,14 +313,19 @@ class _Run:
                 started = time.perf_counter()
                 scope = {"inputs": inputs, "steps": steps, "item": items[index]}
                 outcome = await self._call(step, scope, authentication, client, item=index)
-                statuses[index] = outcome.status
-                outputs[index] = outcome.output
+                duration = elapsed_ms(started)
+                if keep:
+                    statuses[index], outputs[index] = outcome.status, outcome.output
+                    durations[index] = duration
                 if outcome.error is not None:
                     errors[index] = outcome.error
+                    if not keep:
+                        failures[index] = ItemResult(index, "failed", duration, outcome.error)
                     state["failed"] += 1
                     if not step.continue_on_error:
                         state["stop"] = True
-                durations[index] = elapsed_ms(started)
+                self._deliver(CallResult(step.id, index, outcome.status, outcome.output,
+                                         outcome.error, duration))
                 state["done"] += 1
                 if state["done"] % every == 0 or state["done"] == total:
                     self.emit("foreach_progress", step, done=state["done"], total=total,
@@ -293,9 +334,18 @@ class _Run:
         async with asyncio.TaskGroup() as group:
             for _ in range(min(step.concurrency, total)):
                 group.create_task(worker())
-        result.items = [ItemResult(i, statuses[i], durations[i], errors.get(i))
-                        for i in range(total)]
-        result.output = outputs
+        for index in range(state["next"], total):  # never started: the run stopped first
+            self._deliver(CallResult(step.id, index, "skipped"))
+        if keep:
+            result.items = [ItemResult(i, statuses[i], durations[i], errors.get(i))
+                            for i in range(total)]
+            result.output = outputs
+        else:
+            result.items = [failures[i] for i in sorted(failures)]
+            self.warnings.append(
+                f"step '{step.id}': its {total} item results went to the results sink and"
+                f" were not kept (more than {KEEP_STREAMED_OUTPUTS}): its output is null here"
+                " and to later steps and outputs, and its items list only the failed ones")
         if errors:
             result.status = "failed"
             first = min(errors)
@@ -304,6 +354,16 @@ class _Run:
                                        f" {first}: {errors[first]['message']}"}
         else:
             result.status = "succeeded"
+
+    def _deliver(self, result: CallResult) -> None:
+        """Hand ``result`` to the sink; its first exception stops the deliveries (and the
+        step: ``_step`` reports it), so a broken sink never goes unnoticed."""
+        if self.on_result is None or self.sink_error is not None:
+            return
+        try:
+            self.on_result(result)
+        except Exception as exc:
+            self.sink_error = exc
 
     # -- reports --------------------------------------------------------------------------------
 
