@@ -15,12 +15,14 @@ from ._errors import (
     AuthenticationExists,
     AuthenticationMismatch,
     AuthenticationNotFound,
+    AuthorizationError,
     ConfigError,
     ConnectorSDKError,
     EmulatorNotFound,
     EventLoopError,
     ManifestError,
     MissingScopesError,
+    NeedsReconsent,
     NetworkPolicyError,
     OperationError,
     ParameterError,
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
         ServiceRegistrar,
         ServiceRegistry,
     )
+    from ._runtime.authorization import AuthorizationRequest
     from ._runtime.runtime import Runtime
     from ._stores.sqlite import AuthenticationRecord, AuthenticationStore
     from ._workflows.executors.local import run_workflow, run_workflow_sync
@@ -84,6 +87,8 @@ __all__ = [
     "AuthenticationNotFound",
     "AuthenticationRecord",
     "AuthenticationStore",
+    "AuthorizationError",
+    "AuthorizationRequest",
     "ConfigError",
     "ConnectorSDKError",
     "Emulator",
@@ -94,6 +99,7 @@ __all__ = [
     "HttpSettings",
     "ManifestError",
     "MissingScopesError",
+    "NeedsReconsent",
     "NetworkPolicyError",
     "OperationContext",
     "OperationError",
@@ -179,6 +185,7 @@ _LAZY = {
     "RunEvent": "._workflows.results",
     "RunResult": "._workflows.results",
     "Runtime": "._runtime.runtime",
+    "AuthorizationRequest": "._runtime.authorization",
     "Emulator": ".sandbox",
     "Workflow": "._workflows.model",
     "load_workflow": "._workflows.loading",

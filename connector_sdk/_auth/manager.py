@@ -20,6 +20,8 @@ What callers may rely on:
 
 The grant (``grants``) builds the request and reads the answer; the retry loop
 (``fetch.fetch_flow``) is written once and driven by ``_drive_sync``/``_drive_async``.
+Authorization-code authentications keep their tokens in the store (``bind_store``): they
+are read from it and refreshed once across processes by ``refresh.StoredTokens``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .._errors import TokenTransportError
 from .._http.retry import RetryPolicy
@@ -47,12 +50,14 @@ from .._manifest.model import Authentication
 from .._telemetry import Unit, record_token_lookup, token_unit
 from .cache import MemoryTokenCache, SyncTokenCache, TokenCache, as_token_cache, lease_of
 from .fetch import FetchFlow, Outcome, drive_async, drive_sync, fetch_flow, post_async, post_sync
-from .grants import Grant, grant_for, response_context
+from .grants import REFRESH, Grant, grant_for, response_context
 from .held import HeldTokens, reusable
+from .refresh import StoredTokens
 from .request import TokenRequest
 from .response import ResponseContext, TokenGrant
 from .secret_refs import has_references, unresolved
 from .single_flight import LeaderGone, LeasePolicy, SingleFlight, lead_async, lead_sync
+from .stats import TokenStats
 from .token import RefreshPolicy, Token
 
 __all__ = ["TokenManager", "TokenStats"]
@@ -60,23 +65,6 @@ __all__ = ["TokenManager", "TokenStats"]
 _PREPARED_LIMIT = 512
 
 _Future = concurrent.futures.Future[Token]
-
-
-@dataclass(frozen=True, slots=True)
-class TokenStats:
-    """Counters since the manager was made: what tests and benchmarks assert on.
-
-    ``requests`` counts HTTP requests sent to token endpoints (retries included), ``tokens``
-    successful fetches, ``failures`` fetches that ended in an error, ``fast_failures`` calls
-    answered from a failure cooldown without a request, ``joined`` calls that waited for
-    another caller's fetch.
-    """
-
-    requests: int = 0
-    tokens: int = 0
-    failures: int = 0
-    fast_failures: int = 0
-    joined: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +113,7 @@ class TokenManager:
         if self._settings.async_transport is None:
             preload_async_backend()
         self._client: httpx.Client | None = None
+        self._stored: StoredTokens | None = None
         per_attempt = self._settings.timeout * 4 + self._retry.retry_after_cap
         self._wait_timeout = per_attempt * self._retry.max_attempts + 5.0
 
@@ -211,6 +200,33 @@ class TokenManager:
             except TimeoutError:
                 raise self._wait_timed_out(prepared) from None
 
+    def bind_store(self, store: Callable[[], Any]) -> None:
+        """Where authorization-code tokens live (``refresh.StoredTokens``): ``store()``."""
+        self._stored = StoredTokens(store, self._held, refresh=self._refresh,
+                                    lease=self._lease_policy, make_flow=self._one_flow,
+                                    allow_loopback=self._settings.allow_loopback,
+                                    clock=self._clock, wall_clock=self._wall_clock)
+
+    def _from_store(self, prepared: _Prepared) -> StoredTokens | None:
+        if prepared.grant is REFRESH and self._stored is None:
+            raise TypeError("TokenManager.bind_store was not called")
+        return self._stored if prepared.grant is REFRESH else None
+
+    def _one_flow(self, request: TokenRequest, context: ResponseContext, grant: Grant,
+                  attempts: int | None = None) -> FetchFlow:
+        return fetch_flow(request, context, grant, self._retry,
+                          attempts=attempts or self._retry.max_attempts, outcome=Outcome(),
+                          timeout=self._settings.timeout, count=self._count,
+                          wall_clock=self._wall_clock, rng=self._rng)
+
+    def exchange(self, authentication: Authentication, grant: Grant) -> TokenGrant:
+        """Send ``grant``'s request once (a code is single use: no retry) and read the
+        answer: what ``complete_authorization`` exchanges a code with."""
+        request = grant.build_request(authentication,
+                                      allow_loopback=self._settings.allow_loopback)
+        context = response_context(authentication, request, self._refresh)
+        return self._drive_sync(self._one_flow(request, context, grant, 1))
+
     def key_of(self, authentication: Authentication) -> str:
         """The cache key of ``authentication``'s token (a digest, never a secret)."""
         return self._prepare(authentication).request.key
@@ -231,16 +247,24 @@ class TokenManager:
         cause one refresh, not 200. Another process may replace the cached token between the
         look and the delete: that costs one extra token request, never a wrong token.
         """
-        key = self._prepare(authentication).request.key
+        prepared = self._prepare(authentication)
+        key = prepared.request.key
         self._held.drop(key, token)
+        stored = self._from_store(prepared)
+        if stored is not None:
+            stored.reject(key, token)
         current = self._cache.get(key)
         if current is not None and current.access_token == token.access_token:
             self._cache.delete(key)
 
     async def ainvalidate(self, authentication: Authentication, token: Token) -> None:
         """``invalidate`` for coroutines: the cache's async methods, awaited."""
-        key = self._prepare(authentication).request.key
+        prepared = self._prepare(authentication)
+        key = prepared.request.key
         self._held.drop(key, token)
+        stored = self._from_store(prepared)
+        if stored is not None:
+            stored.reject(key, token)
         current = await self._cache.aget(key)
         if current is not None and current.access_token == token.access_token:
             await self._cache.adelete(key)
@@ -266,6 +290,8 @@ class TokenManager:
         self._held.drop(key)
         self._cache.delete(key)
         self._flight.forget(key)
+        if self._stored is not None:
+            self._stored.forget(key)
         with self._lock:
             self._prepared = OrderedDict(
                 (k, p) for k, p in self._prepared.items() if p.request.key != key
@@ -317,7 +343,11 @@ class TokenManager:
         outcome = Outcome()
         try:
             token = self._held.read(key, self._cache.get(key))
-            if token is None and self._lease is not None:
+            stored = self._from_store(prepared)
+            if token is None and stored is not None:
+                token = stored.lead_sync(key, prepared.authentication, self._drive_sync)
+                self._held.read(key, token)
+            elif token is None and self._lease is not None:
                 token = lead_sync(
                     key, self._lease, self._lease_policy, clock=self._clock,
                     read=lambda: self._held.read(key, self._cache.get(key)),
@@ -343,7 +373,12 @@ class TokenManager:
 
         try:
             token = await read()
-            if token is None and self._lease is not None:
+            stored = self._from_store(prepared)
+            if token is None and stored is not None:
+                token = await stored.lead_async(key, prepared.authentication,
+                                                self._drive_async)
+                self._held.read(key, token)
+            elif token is None and self._lease is not None:
                 token = await lead_async(
                     key, self._lease, self._lease_policy, clock=self._clock, read=read,
                     fetch=lambda: self._fetch_async(prepared, attempts, outcome),

@@ -15,7 +15,7 @@ runtime that only calls APIs with ephemeral authentications never touches the di
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from .._auth.revocation import RevocationResult
     from .._http.seam import httpx
     from ..sandbox import Emulator
+    from .authorization import AuthorizationRequest
     from .emulators import Emulators
 
 __all__ = ["Runtime"]
@@ -165,6 +166,7 @@ class Runtime:
 
             self._tokens = TokenManager(cache=self._token_cache, settings=self.http,
                                         **self._token_manager_options)
+            self._tokens.bind_store(lambda: self.store)  # authorization-code tokens
         return self._tokens
 
     # -- services ---------------------------------------------------------------------------
@@ -298,7 +300,8 @@ class Runtime:
         values = bind_references(values, self.services.secret_resolvers, service=service.id,
                                  authentication=record.name)
         return Authentication(name=record.name, service=service, parameters=values,
-                              created_at=record.created_at, updated_at=record.updated_at)
+                              created_at=record.created_at, updated_at=record.updated_at,
+                              grant=record.grant)
 
     def _resolve(self, authentication: str | Authentication) -> Authentication:
         if isinstance(authentication, Authentication):
@@ -327,6 +330,50 @@ class Runtime:
         from .._auth.client import build_async_client
 
         return build_async_client(self._resolve(authentication), self.tokens, self.http)
+
+    # -- authorization-code flow (``authorization``) -------------------------------------
+
+    def begin_authorization(
+        self, service_id: str, name: str, parameters: Mapping[str, Any], *,
+        organisation: str | None = None, scopes: Sequence[str] | None = None,
+        redirect_url: str | None = None,
+    ) -> AuthorizationRequest:
+        """The provider's authorization URL and an opaque, single-use, expiring state for
+        a user's consent to ``service_id`` as authentication ``name`` (docs/authentications.md).
+        The redirect URL is ``redirect_url``, else ``self.redirects``' for ``organisation``."""
+        from .authorization import begin
+
+        return begin(self, service_id, name, parameters, organisation=organisation,
+                     scopes=scopes, redirect_url=redirect_url)
+
+    async def abegin_authorization(
+        self, service_id: str, name: str, parameters: Mapping[str, Any], *,
+        organisation: str | None = None, scopes: Sequence[str] | None = None,
+        redirect_url: str | None = None,
+    ) -> AuthorizationRequest:
+        """``begin_authorization`` in a worker thread (the store is synchronous)."""
+        import asyncio
+
+        return await asyncio.to_thread(
+            self.begin_authorization, service_id, name, parameters,
+            organisation=organisation, scopes=scopes, redirect_url=redirect_url)
+
+    def complete_authorization(self, callback_url: str, *,
+                               organisation: str | None = None) -> AuthenticationRecord:
+        """Check the provider's callback (state, signature, parameters), exchange its code
+        and store the authentication with its tokens sealed; ``AuthorizationError`` (with a
+        ``reason``) when refused."""
+        from .authorization import complete
+
+        return complete(self, callback_url, organisation=organisation)
+
+    async def acomplete_authorization(self, callback_url: str, *,
+                                      organisation: str | None = None) -> AuthenticationRecord:
+        """``complete_authorization`` in a worker thread."""
+        import asyncio
+
+        return await asyncio.to_thread(self.complete_authorization, callback_url,
+                                       organisation=organisation)
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._errors import StoreError
 from .._secrets import Secret
 from .crypto import SecretCipher
 from .protocol import PendingAuthorization
 
-if TYPE_CHECKING:
-    from .sql import Execute
+#: ``sql.Execute``: one statement with ``?`` placeholders (not imported: sql imports this).
+Execute = Callable[[str, Sequence[Any]], Any]
 
 __all__ = ["PENDING_FIELD", "AuthorizationRows", "state_digest"]
 
@@ -103,13 +104,13 @@ class AuthorizationRows:
                 " ON CONFLICT (lease_key) DO UPDATE SET owner = excluded.owner,"
                 " expires_at = excluded.expires_at WHERE leases.expires_at <= ?",
                 (key, owner, now + ttl, now))
-            return cursor.rowcount == 1
+            return bool(cursor.rowcount == 1)
 
     def release_lease(self, key: str, owner: str) -> bool:
         with self._transaction("release a lease in", write=True) as execute:
             cursor = execute("DELETE FROM leases WHERE lease_key = ? AND owner = ?",
                              (key, owner))
-            return cursor.rowcount == 1
+            return bool(cursor.rowcount == 1)
 
     async def aacquire_lease(self, key: str, owner: str, ttl: float) -> bool:
         import asyncio

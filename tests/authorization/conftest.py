@@ -8,6 +8,7 @@ import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,3 +43,39 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite://{tmp_path / 'db' / 'authentications.db'}"
     else:
         yield request.getfixturevalue("postgresql_url")
+
+
+@pytest.fixture
+def provider(canary: str) -> Iterator[Any]:
+    """The loopback provider; the client secret is the canary."""
+    from .provider import Provider
+
+    server = Provider(canary)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def make_runtime(tmp_path: Path, provider: Any, key_text: str) -> Iterator[Any]:
+    """``make_runtime(store=None, **options)``: runtimes sharing this test's home and key,
+    with the provider's services installed; closed after the test."""
+    from connector_sdk import Runtime
+
+    from .provider import ProviderPlugin
+
+    made: list[Any] = []
+
+    def make(store: str | None = None, **options: Any) -> Any:
+        environ = {"CONNECTOR_SDK_SECRET_KEY": key_text, "CONNECTOR_SDK_HOME":
+                   str(tmp_path / "home")}
+        runtime = Runtime(environ=environ, allow_loopback=True, store=store,
+                          extra_plugins={"provider": ProviderPlugin(provider.port)},
+                          **options)
+        made.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in made:
+        runtime.close()
