@@ -43,6 +43,7 @@ __all__ = [
     "record_rate_limit_wait",
     "record_token_lookup",
     "record_token_rejected",
+    "revocation_unit",
     "step_unit",
     "template_path",
     "token_unit",
@@ -313,6 +314,16 @@ def token_unit(authentication: Any, grant: str) -> Unit:
     made = Unit("token", f"token {service.id}", {
         "service": service.id, "authentication": authentication.name, "grant": grant})
     made.scope.url_template = template_path(service.auth.token_url.source)
+    return made
+
+
+def revocation_unit(authentication: Any) -> Unit:
+    """The unit of a token revocation (RFC 7009): its POST is a child, never propagated."""
+    service = authentication.service
+    made = Unit("revocation", f"revoke {service.id}", {
+        "service": service.id, "authentication": authentication.name})
+    if service.auth.revocation is not None:
+        made.scope.url_template = template_path(service.auth.revocation.url.source)
     return made
 
 

@@ -22,7 +22,7 @@ from .._http.policy import render_url
 from .._http.seam import httpx
 from .._http.settings import HttpSettings, owned_client
 from .._manifest.model import Authentication
-from .._telemetry import get_logger
+from .._telemetry import get_logger, revocation_unit
 from .request import FORM_CONTENT_TYPE, client_auth_parts, render_text, secret_strings
 
 if TYPE_CHECKING:
@@ -89,7 +89,8 @@ def revoke(
     except ConnectorSDKError as error:
         return RevocationResult(False, False, f"{where}: the token was not revoked: {error}")
     try:
-        with owned_client(settings, ssl_context=manager.ssl_context) as client:
+        with revocation_unit(authentication), \
+                owned_client(settings, ssl_context=manager.ssl_context) as client:
             request = client.build_request("POST", url, headers=headers,
                                            content=urlencode(fields).encode())
             # only the status and a short message are used: the start of the body is enough
@@ -97,13 +98,15 @@ def revoke(
                                seconds=settings.timeout, partial=True)
     except httpx.HTTPError as error:
         logger.debug("revocation failed service=%s authentication=%s error=%s",
-                     service.id, authentication.name, type(error).__name__)
+                     service.id, authentication.name, type(error).__name__,
+                     extra={"service": service.id, "authentication": authentication.name})
         return RevocationResult(
             False, False, f"{where}: the token was not revoked: the revocation endpoint could"
             f" not be reached ({type(error).__name__}); it expires on its own")
     status = answer.response.status_code
     logger.debug("revocation response service=%s authentication=%s status=%d",
-                 service.id, authentication.name, status)
+                 service.id, authentication.name, status,
+                 extra={"service": service.id, "authentication": authentication.name})
     if 200 <= status < 300:
         return RevocationResult(True, True, f"{where}: the token was revoked", status)
     message = provider_message(answer.content, answer.response.headers.get("content-type"),
