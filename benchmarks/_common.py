@@ -1,4 +1,11 @@
-"""Helpers the benchmark scripts share: interleaved timing and printing a figures table."""
+"""Helpers the benchmark scripts share: interleaved timing, paired ratios, printing a table.
+
+Every timed comparison in the suite is *paired*: each round runs every contender once, in
+turn, so machine noise in a round hits all alike; the figure is the median over rounds of
+the per-round ratio to the baseline, printed with its spread (min and max over rounds).
+A ratio of medians of unpaired blocks read 0.754x in one run and 1.124x in the next for the
+same code (issue 11.6); the per-round ratio cancels most of that drift.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +13,41 @@ import json
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def time_commands(commands: dict[str, Sequence[str]], rounds: int) -> dict[str, list[float]]:
-    """Run every command once per round, interleaved, so machine noise hits all alike."""
+def time_commands(commands: dict[str, Sequence[str]], rounds: int, *,
+                  envs: Mapping[str, Mapping[str, str]] | None = None,
+                  warm: bool = False) -> dict[str, list[float]]:
+    """Run every command once per round, interleaved, so machine noise hits all alike.
+
+    ``envs`` gives a command its environment; ``warm`` runs each once untimed first (byte
+    code written, caches filled: what a user's second run sees)."""
     samples: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(rounds):
+    for round_no in range(rounds + (1 if warm else 0)):
         for name, argv in commands.items():
+            env = (envs or {}).get(name)
             started = time.perf_counter()
-            subprocess.run(argv, check=True, capture_output=True)
-            samples[name].append(time.perf_counter() - started)
+            subprocess.run(argv, check=True, capture_output=True,
+                           env=None if env is None else dict(env))
+            if round_no or not warm:
+                samples[name].append(time.perf_counter() - started)
     return samples
+
+
+def paired(values: Sequence[float], baseline: Sequence[float]) -> tuple[float, float, float]:
+    """``(median, min, max)`` of the per-round ratios ``values[i] / baseline[i]``."""
+    ratios = [v / b for v, b in zip(values, baseline, strict=True)]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+def shown(ratio: tuple[float, float, float], digits: int = 3) -> str:
+    """``1.012x (0.990-1.030)``: the median per-round ratio and its spread."""
+    mid, low, high = ratio
+    return f"{mid:.{digits}f}x ({low:.{digits}f}-{high:.{digits}f})"
 
 
 def time_calls(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:

@@ -37,6 +37,8 @@ from connector_sdk._http.settings import HttpSettings
 
 RAW = "raw httpx"
 SDK = "connector-sdk"
+#: The SDK as shipped: its default pool (20 connections, 20 keep-alive), not the peers' 20/10.
+SDK_DEFAULT = "connector-sdk (default pool)"
 HTTPX_AUTH = "httpx-auth"
 AUTHLIB = "Authlib"
 ALL = (RAW, SDK, HTTPX_AUTH, AUTHLIB)
@@ -131,13 +133,16 @@ PARAMETERS = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 
 def make_runtime(port: int, *, transport: httpx.BaseTransport | None = None,
                  async_transport: httpx.AsyncBaseTransport | None = None,
-                 home: Path | None = None, **options: Any) -> Runtime:
-    """A runtime that knows the ``bench`` service, with its own home (nothing of the user's)."""
+                 home: Path | None = None, default_pool: bool = False,
+                 **options: Any) -> Runtime:
+    """A runtime that knows the ``bench`` service, with its own home (nothing of the user's);
+    the peers' pool limits unless ``default_pool`` (the SDK's own defaults)."""
     home = home or Path(tempfile.mkdtemp(prefix="bench-home-"))
+    pool = {} if default_pool else {
+        "max_connections": LIMITS.max_connections or 20,
+        "max_keepalive_connections": LIMITS.max_keepalive_connections or 10}
     settings = HttpSettings(allow_loopback=True, transport=transport,
-                            async_transport=async_transport, timeout=TIMEOUT,
-                            max_connections=LIMITS.max_connections or 20,
-                            max_keepalive_connections=LIMITS.max_keepalive_connections or 10)
+                            async_transport=async_transport, timeout=TIMEOUT, **pool)
     runtime = Runtime(environ={"CONNECTOR_SDK_HOME": str(home),
                                "CONNECTOR_SDK_LOAD_PLUGINS": "bench"},
                       allow_loopback=True, http=settings,
@@ -207,9 +212,10 @@ def make(name: str, target: Target) -> Contender:
         token = target.fetch_token()
         client, aclient = _plain(target, headers={"Authorization": f"Bearer {token}"})
         return Contender(name, client, aclient)
-    if name == SDK:
+    if name in (SDK, SDK_DEFAULT):
         runtime = make_runtime(target.port, transport=target.transport,
-                               async_transport=target.async_transport)
+                               async_transport=target.async_transport,
+                               default_pool=name == SDK_DEFAULT)
         authentication = runtime.authentication("bench", PARAMETERS, name="bench")
         return Contender(name, runtime.client(authentication),
                          runtime.async_client(authentication), runtime=runtime)

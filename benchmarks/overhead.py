@@ -2,9 +2,13 @@
 
 Each round sends ``count`` sequential authenticated GETs per contender (order rotated each
 round, so no contender always runs first), sync and async, over the loopback socket and
-through an in-process transport (no socket: the library's own cost shows). Figures are the
-median over rounds of the time per request, and the ratio of medians to raw httpx with a
-hard-coded header (the floor). Target: connector-sdk <= 1.05x raw, and no slower than a peer.
+through an in-process transport (no socket: the library's own cost shows). Rounds are short
+(500 requests) and many (15), interleaved: figures are the median over rounds of the time per
+request, and the median over rounds of the *per-round* ratio to raw httpx with a hard-coded
+header (the floor), with its spread (min-max), in wall and in thread CPU time. The SDK runs
+twice: with the peers' pool limits and as shipped (its default pool).
+Targets: connector-sdk <= 1.05x raw (issue 11.4: <= 1.03x in process, <= 1.01x over the
+socket), and no slower than a peer.
 
     python benchmarks/overhead.py [--quick]
 """
@@ -16,8 +20,8 @@ import gc
 import time
 from typing import Any
 
-from _common import median
-from _contenders import RAW, SDK, Contender, Target, available, make
+from _common import median, paired, shown
+from _contenders import RAW, SDK, SDK_DEFAULT, Contender, Target, available, make
 from _sections import Section, Table, judge
 from _server import AsyncInProcessTransport, BenchApp, InProcessTransport, ServerProcess
 
@@ -78,8 +82,9 @@ async def _measure(target: Target, names: list[str], count: int,
 
 
 def run(server: ServerProcess, *, quick: bool = False) -> Section:
-    count, rounds = (50, 1) if quick else (2000, 7)
+    count, rounds = (50, 1) if quick else (500, 15)
     names, missing = available()
+    names.insert(names.index(SDK) + 1, SDK_DEFAULT)
     server.control("config", token_latency=0, expires_in=3600)
     app = BenchApp()
     targets = {
@@ -94,30 +99,34 @@ def run(server: ServerProcess, *, quick: bool = False) -> Section:
         figures["seconds_per_request"][where] = samples
         for mode in ("sync", "async"):
             walls, cpus = samples["wall"][mode], samples["cpu"][mode]
-            floor, cpu_floor = median(walls[RAW]), median(cpus[RAW])
+            floor = median(walls[RAW])
             rows = []
             for name in names:
                 wall, cpu = median(walls[name]), median(cpus[name])
                 rows.append((name, f"{wall * 1e6:.1f}", f"{(wall - floor) * 1e6:+.1f}",
-                             f"{wall / floor:.3f}x", f"{cpu * 1e6:.1f}",
-                             f"{cpu / cpu_floor:.3f}x"))
+                             shown(paired(walls[name], walls[RAW])), f"{cpu * 1e6:.1f}",
+                             shown(paired(cpus[name], cpus[RAW]))))
             section.tables.append(Table(
-                f"1. Warm token, {count} sequential GETs, {mode}, {where} (median of {rounds})",
-                ("contender", "us/request", "vs raw (us)", "ratio", "CPU us/request",
-                 "CPU ratio"), rows))
-            ours, ours_cpu = median(walls[SDK]) / floor, median(cpus[SDK]) / cpu_floor
-            section.targets.append(judge(
-                f"overhead {mode} {where}: connector-sdk / raw httpx",
-                f"{ours:.3f}x (CPU {ours_cpu:.3f}x)", "<= 1.05x", ours <= 1.05,
-                timed=True, quick=quick))
-            peers = [n for n in names if n not in (RAW, SDK)]
+                f"1. Warm token, {count} sequential GETs, {mode}, {where} ({rounds} paired"
+                " rounds)", ("contender", "us/request", "vs raw (us)",
+                             "ratio, median per round (min-max)", "CPU us/request",
+                             "CPU ratio (min-max)"), rows))
+            wanted = 1.03 if where == "in-process" else 1.01
+            for sdk in (SDK, SDK_DEFAULT):
+                ours = paired(walls[sdk], walls[RAW])
+                ours_cpu = paired(cpus[sdk], cpus[RAW])
+                section.targets.append(judge(
+                    f"overhead {mode} {where}: {sdk} / raw httpx",
+                    f"{shown(ours)}; CPU {shown(ours_cpu)}", f"<= {wanted:.2f}x",
+                    ours[0] <= wanted, timed=True, quick=quick))
+            peers = [n for n in names if n not in (RAW, SDK, SDK_DEFAULT)]
             if peers:
                 best = min(peers, key=lambda n: median(walls[n]))
-                ratio = median(walls[SDK]) / median(walls[best])
-                cpu_ratio = median(cpus[SDK]) / median(cpus[best])
+                ratio = paired(walls[SDK], walls[best])
+                cpu_ratio = paired(cpus[SDK], cpus[best])
                 section.targets.append(judge(
                     f"overhead {mode} {where}: connector-sdk / fastest peer ({best})",
-                    f"{ratio:.3f}x (CPU {cpu_ratio:.3f}x)", "<= 1.00x", ratio <= 1.0,
+                    f"{shown(ratio)}; CPU {shown(cpu_ratio)}", "<= 1.00x", ratio[0] <= 1.0,
                     timed=True, quick=quick))
     if missing:
         section.notes.append("not installed (pip install -e '.[bench]'): " + ", ".join(missing))
