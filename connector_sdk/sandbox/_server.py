@@ -113,6 +113,10 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 60  # an idle keep-alive connection is closed after a minute
 
     def log_message(self, format: str, *args: Any) -> None:
+        # The request line without its query: authorization URLs carry state, consent
+        # posts a consent id, and a client may put a token in a query string.
+        args = tuple(str(a).split("?", 1)[0] + ("?…" if "?" in str(a) else "")
+                     if i == 0 and isinstance(a, str) else a for i, a in enumerate(args))
         logger.debug("sandbox %s - " + format, self.address_string(), *args)
 
     def _body(self) -> bytes:

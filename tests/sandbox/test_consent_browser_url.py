@@ -106,3 +106,13 @@ def test_cli_prints_how_a_browser_reaches_the_emulators(twitch: TwitchSandbox) -
     browser = next(line for line in lines if "_sandbox" in line)
     assert "https://HOST/PATH is http://127.0.0.1:" in browser
     assert "/_sandbox/id.twitch.tv/" in browser
+
+
+def test_server_log_never_shows_a_query_string(
+        server: SandboxServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="connector_sdk.sandbox._server")
+    httpx.get(server.browser_url(AUTHORIZE))
+    logged = "\n".join(r.getMessage() for r in caplog.records
+                        if r.name == "connector_sdk.sandbox._server")
+    assert "/_sandbox/id.twitch.tv/oauth2/authorize?…" in logged
+    assert "b-1" not in logged and TWITCH["client_id"] not in logged
