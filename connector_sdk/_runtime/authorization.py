@@ -93,6 +93,8 @@ __all__ = ["STATE_LIFETIME", "AuthorizationRequest", "begin", "complete"]
 STATE_LIFETIME = 600.0
 _MAX_CALLBACK = 16 * 1024
 _ERROR_CODE = re.compile(r"[a-z_]{1,40}")
+_CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_scope",
+                            "unsupported_grant_type"})
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -258,7 +260,8 @@ def complete(runtime: FlowRuntime, callback_url: str, *,
     try:
         answer = runtime.tokens.exchange(authentication, grant)
     except TokenEndpointError as error:
-        if error.oauth_error in ("invalid_grant", None) and error.status == 400:
+        # a refused code: invalid_grant (RFC 6749 §5.2), or Shopify's invalid_request
+        if error.status == 400 and error.oauth_error not in _CLIENT_ERRORS:
             raise _refuse("invalid_grant", "the provider refused the authorization code:"
                           " it was used already, has expired, or the PKCE verifier did not"
                           " match; begin the authorization again", payload) from None
