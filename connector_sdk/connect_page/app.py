@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +127,7 @@ class _Page:
     sandbox: Any
 
     def html(self, request: Request, template: str, *, status: int = 200,
-             organisation: Organisation | None = None, service: Service | None = None,
+             organisation: Organisation | None = None, form_origins: Sequence[str] = (),
              **context: Any) -> HTMLResponse:
         branding = organisation.branding if organisation else Branding()
         body = render(template, root=request.scope.get("root_path", ""),
@@ -135,11 +135,8 @@ class _Page:
                       branding=branding, **context)
         headers = {}
         if organisation is not None:
-            sandbox_origin = self.sandbox.url if self.sandbox is not None else None
             headers["Content-Security-Policy"] = content_security_policy(
-                logo_origin=branding.logo_origin,
-                form_origins=provider_origins(service, sandbox_origin=sandbox_origin)
-                if service is not None else (),
+                logo_origin=branding.logo_origin, form_origins=form_origins,
                 frame_ancestors=organisation.frame_ancestors)
         return HTMLResponse(body, status_code=status, headers=headers)
 
@@ -169,11 +166,15 @@ class _Page:
         if refusal.general:
             other[""] = refusal.general
         labels = {p.name: p.title or p.name for p in service.parameters}
+        authorization = actions.grant_of(service, choice) == "authorization_code"
+        origins = provider_origins(
+            service, sandbox_origin=self.sandbox.url if self.sandbox is not None else None
+        ) if authorization else []
         return self.html(
-            request, "form.html", status=status, organisation=org, service=service,
+            request, "form.html", status=status, organisation=org, form_origins=origins,
             title=f"Connect {service.title}", service_title=service.title,
             name=session.name, fields=fields, summary=summary(fields, other, labels),
-            authorization=actions.grant_of(service, choice) == "authorization_code",
+            authorization=authorization,
             action=request.url.path, page_token=self.signer.page_token(session),
             csrf_token=self.signer.csrf_token(session))
 
@@ -228,7 +229,7 @@ class _Page:
 
     def done(self, request: Request, org: Organisation, service: Service,
              name: str) -> HTMLResponse:
-        return self.html(request, "message.html", organisation=org, service=None,
+        return self.html(request, "message.html", organisation=org,
                          title=f"{service.title} is connected", kind="success",
                          paragraphs=[f"The connection '{name}' works and is saved. You can"
                                      " close this page."])

@@ -14,7 +14,7 @@ from connector_sdk.connect_page.config import contrast
 from connector_sdk.connect_page.form import build_fields, read_form_values
 from connector_sdk.connect_page.patterns import browser_pattern
 
-from .conftest import KEY, write_config
+from .harness import KEY, write_config
 
 ENV = {"CONNECT_PAGE_TEST_KEY": KEY}
 

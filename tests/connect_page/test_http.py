@@ -13,7 +13,7 @@ import pytest
 
 from connector_sdk.connect_page import mint_link
 
-from .conftest import Served
+from .harness import Served
 
 
 def _client(served: Served, organisation: str = "acme") -> httpx.Client:
@@ -181,3 +181,57 @@ def test_wrong_credentials_store_nothing_and_say_so(serve: Any) -> None:
     assert answer.status_code == 400
     assert "did not give a token with these values, so nothing was saved" in answer.text
     assert served.runtime.list_authentications() == []
+
+
+def _twitch(serve: Any) -> Served:
+    from connector_twitch.emulator import TWITCH_CLIENT_ID, TWITCH_CLIENT_SECRET
+
+    services = (f"      twitch:\n        grant: authorization_code\n"
+                f"        fixed: {{client_id: {TWITCH_CLIENT_ID},"
+                f" client_secret: '@env:TWITCH_TEST_SECRET'}}\n")
+    served: Served = serve(extra_services=services,
+                           environ={"TWITCH_TEST_SECRET": TWITCH_CLIENT_SECRET})
+    return served
+
+
+def _approved_callback(served: Served, client: httpx.Client) -> str:
+    """Connect on acme's page, approve at the emulator: the callback URL it sends back."""
+    answer = client.get(_path(mint_link(served.config, "acme", "twitch", "acme-twitch")))
+    policy = answer.headers["content-security-policy"]
+    assert f"form-action 'self' https://id.twitch.tv {served.sandbox.url};" in policy
+    connect = client.post("/", data={"page": _hidden(answer.text, "page"),
+                                     "csrf": _hidden(answer.text, "csrf")})
+    assert connect.status_code == 302
+    location = connect.headers["location"]
+    prefix = f"{served.sandbox.url}/_sandbox/"
+    assert location.startswith(prefix)
+    callback: str = served.runtime.emulator("twitch").approve(
+        "https://" + location[len(prefix):])
+    assert callback.startswith(f"{served.origin('acme')}/oauth2/callback?")
+    return callback
+
+
+def test_a_callback_completes_only_on_its_organisations_domain(serve: Any) -> None:
+    served = _twitch(serve)
+    with _client(served) as acme, _client(served, "globex") as globex:
+        callback = _approved_callback(served, acme)
+        path = callback[len(served.origin("acme")):]
+        elsewhere = globex.get(path)
+        assert elsewhere.status_code == 400 and "another organisation" in elsewhere.text
+        assert served.runtime.list_authentications() == []
+        callback = _approved_callback(served, acme)
+        path = callback[len(served.origin("acme")):]
+        done = acme.get(path)
+        replayed = acme.get(path)
+    assert done.status_code == 200 and "Twitch Helix is connected" in done.text
+    assert replayed.status_code == 400 and "already used" in replayed.text
+    (record,) = served.runtime.list_authentications()
+    assert record.grant == "authorization_code"
+
+
+def test_a_callback_on_an_unknown_path_or_host_is_not_found(serve: Any) -> None:
+    served = serve()
+    with _client(served) as client:
+        assert client.get("/elsewhere?code=x&state=y").status_code == 404
+    with _client(served, "initech") as client:
+        assert client.get("/oauth2/callback?code=x&state=y").status_code == 404

@@ -16,9 +16,27 @@ import pytest
 from connector_sdk.connect_page import mint_link
 from connector_sdk.connect_page.patterns import browser_pattern
 
-from .conftest import ROOT, Served, free_socket
+from ..connect_page.harness import ROOT, Served, free_socket, serve
 
-pytestmark = pytest.mark.usefixtures("browser")
+__all__ = ["serve"]  # the connect page's fixture, used here
+
+
+@pytest.fixture
+def page(chromium: Any) -> Iterator[Any]:
+    """A fresh browser context (no shared storage) and page."""
+    context = chromium.new_context()
+    context.set_default_timeout(30_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def artifacts(artifacts_dir: Path) -> Path:
+    """Screenshots of each page state: ``$CONNECTOR_SDK_TEST_ARTIFACTS/browser/connect-page``
+    (CI keeps it), else a temporary directory."""
+    directory = artifacts_dir / "connect-page"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
 
 
 def _shot(page: Any, artifacts: Path, state: str) -> Path:
@@ -215,3 +233,55 @@ def test_a_docs_screenshot_is_in_the_repository() -> None:
     image = ROOT / "docs" / "images" / "connect-page.png"
     assert image.exists() and image.stat().st_size > 1000
     assert "images/connect-page.png" in (ROOT / "docs" / "connect-page.md").read_text()
+
+
+def _twitch(serve: Any) -> Served:
+    from connector_twitch.emulator import TWITCH_CLIENT_ID, TWITCH_CLIENT_SECRET
+
+    services = (f"      twitch:\n        grant: authorization_code\n"
+                f"        fixed: {{client_id: {TWITCH_CLIENT_ID},"
+                f" client_secret: '@env:TWITCH_TEST_SECRET'}}\n")
+    served: Served = serve(extra_services=services,
+                           environ={"TWITCH_TEST_SECRET": TWITCH_CLIENT_SECRET})
+    return served
+
+
+def test_a_twitch_user_connects_through_the_consent_page(
+        serve: Any, page: Any, artifacts: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    served = _twitch(serve)
+    recorder = _Recorder(page)
+    page.goto(mint_link(served.config, "acme", "twitch", "acme-twitch"))
+    assert page.get_by_role("heading", level=1).inner_text() == "Connect Twitch Helix"
+    assert page.locator("input:not([type=hidden])").count() == 0  # all fixed by the platform
+    _shot(page, artifacts, "connect")
+    page.get_by_role("button", name="Connect").click()
+    page.wait_for_url(f"{served.sandbox.url}/**")
+    _shot(page, artifacts, "consent")
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_selector("text=is connected")
+    assert page.url.startswith(f"{served.origin('acme')}/oauth2/callback")
+    assert page.get_by_role("heading", level=1).inner_text() == "Twitch Helix is connected"
+    assert _serious(page) == []
+    _shot(page, artifacts, "connected")
+    (record,) = served.runtime.list_authentications()
+    assert (record.name, record.service, record.grant) == ("acme-twitch", "twitch",
+                                                           "authorization_code")
+    from connector_twitch.emulator import TWITCH_CLIENT_SECRET
+
+    assert not recorder.contains(TWITCH_CLIENT_SECRET)  # the platform's secret stays put
+    assert TWITCH_CLIENT_SECRET not in caplog.text
+
+
+def test_a_denied_consent_stores_nothing_and_says_so(serve: Any, page: Any,
+                                                     artifacts: Path) -> None:
+    served = _twitch(serve)
+    page.goto(mint_link(served.config, "acme", "twitch", "acme-twitch"))
+    page.get_by_role("button", name="Connect").click()
+    page.wait_for_url(f"{served.sandbox.url}/**")
+    page.get_by_role("button", name="Deny").click()
+    page.wait_for_selector("text=The connection was not made")
+    assert page.url.startswith(served.origin("acme"))
+    assert "You did not approve access" in page.content()
+    assert served.runtime.list_authentications() == []
+    _shot(page, artifacts, "denied")
