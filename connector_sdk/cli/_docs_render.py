@@ -84,10 +84,44 @@ def _properties_table(schema: Mapping[str, Any], *, secrets: frozenset[str] | No
     return [*lines, "", *extra, *([""] if extra else [])]
 
 
+#: The RFC 6749 section of each grant a manifest may offer.
+_GRANT_SECTIONS = {"client_credentials": "§4.4", "authorization_code": "§4.1"}
+
+
+def _grants(service: Service) -> str:
+    names = [f"**{g.replace('_', ' ')}** (RFC 6749 {_GRANT_SECTIONS[g]})"
+             if g in _GRANT_SECTIONS else f"**{g}**" for g in service.auth.grants]
+    if len(names) == 1:
+        return f"Grant: OAuth2 {names[0]}."
+    return f"Grants: OAuth2 {', '.join(names)}; the first is the default."
+
+
+def _authorization_code(service: Service) -> list[str]:
+    auth = service.auth
+    code = auth.authorization_code
+    if code is None:
+        return []
+    lines = [f"- Authorization endpoint (user consent): {_code(code.authorization_url.source)}"]
+    if code.scopes:
+        lines.append("- Scopes asked for at consent: "
+                     f"{_code(auth.scope_separator.join(code.scopes))}")
+    lines.append(f"- PKCE: {'S256 (RFC 7636)' if code.pkce == 'S256' else 'not used'}")
+    if code.redirect_urls == "single":
+        lines.append("- The provider accepts a single registered redirect URL")
+    if code.refresh_token_rotation:
+        lines.append("- Refresh tokens rotate: each refresh returns a new one")
+    for name, parameter in code.callback_parameters.items():
+        lines.append(f"- Callback parameter `{name}` must equal parameter `{parameter}`")
+    if code.callback_signature is not None:
+        lines.append(f"- Callback signed: `{code.callback_signature.parameter}`"
+                     f" ({code.callback_signature.style})")
+    return lines
+
+
 def _authentication(service: Service) -> list[str]:
     auth = service.auth
     lines = ["## Authentication", "",
-             f"Grant: OAuth2 **{auth.grant.replace('_', ' ')}** (RFC 6749 §4.4). An"
+             f"{_grants(service)} An"
              f" authentication of `{service.id}` holds the parameters below; secret ones are"
              " encrypted in the store and never shown again.", "",
              *_properties_table(service.parameters_schema, secrets=service.secret_parameters),
@@ -96,6 +130,7 @@ def _authentication(service: Service) -> list[str]:
     if auth.scopes:
         separator = auth.scope_separator
         lines.append(f"- Scopes requested: {_code(separator.join(auth.scopes))}")
+    lines += _authorization_code(service)
     if auth.default_token_type:
         lines.append(f"- Token type when the answer has none: `{auth.default_token_type}`")
     lines.append(f"- Token lifetime when the answer has none: {auth.default_expires_in} s")
@@ -127,9 +162,9 @@ def _operation(service: Service, operation: OperationSpec) -> list[str]:
     if operation.pagination is not None:
         page = operation.pagination
         lines.append(f"- Pagination: {page.style}; items at `{'.'.join(page.items_path)}`")
-    scopes = raw.get("scopes")
-    if scopes:
-        lines.append("- Required scopes: " + ", ".join(_code(s) for s in scopes))
+    if operation.scopes:
+        lines.append("- Required scopes (granted to the token, or the call is refused before"
+                     " sending): " + ", ".join(_code(s) for s in operation.scopes))
     bucket = raw.get("rate_limit")
     if bucket:
         lines.append(f"- Rate limit: `{bucket}`: {_rate_limit(service, str(bucket))}")

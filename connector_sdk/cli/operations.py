@@ -1,8 +1,9 @@
 """``connector-sdk operations [SERVICE]``: the operations of installed services and their inputs.
 
 Each operation is listed as ``service.operation`` with its title, whether it is a request
-(method and path) or a Python handler, how it paginates, and every input with its type,
-whether it is required, its allowed values, bounds and default.
+(method and path) or a Python handler, how it paginates, the scopes its token must have been
+granted (``scopes``; the runtime refuses the operation without them), and every input with its
+type, whether it is required, its allowed values, bounds and default.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def operation_summary(service: Any, operation: Any) -> dict[str, Any]:
         **({"method": request.method, "path": request.path.source} if request else {}),
         "pagination": None if pagination is None else pagination.style,
         "rate_limit": operation.raw.get("rate_limit"),
+        "scopes": list(operation.scopes),
         "inputs": input_summary(operation.input_schema),
         "input_schema": plain(operation.input_schema),
     }
@@ -102,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
                    else f"{op['method']} {op['path']}")
             paged = f", paginated ({op['pagination']})" if op["pagination"] else ""
             print(f"{op['name']}  {op['title']}  [{how}{paged}]")
+            if op["scopes"]:
+                print(f"    needs scopes: {' '.join(op['scopes'])}")
             for entry in op["inputs"]:
                 flags = ", ".join(f for f in (
                     entry["type"], "required" if entry["required"] else "optional",

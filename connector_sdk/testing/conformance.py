@@ -135,6 +135,19 @@ class ConnectorConformance:
         operation = service.operations[operation_id]
         values = conformance_input(type(self), operation)
         runtime, authentication = conformance.operation_runtime(operation, values)
+        if operation.scopes:
+            from .._errors import MissingScopesError
+            from .._operations.scopes import missing_scopes
+
+            held = authentication if not isinstance(authentication, str) else \
+                runtime.resolve_authentication(authentication, service.id)
+            if missing_scopes(operation, runtime.get_token(held).scopes):
+                # the kit's token lacks the scopes (an app token, where the operation needs a
+                # user's consent): the runtime must refuse before sending anything
+                with pytest.raises(MissingScopesError):
+                    call_operation_sync(runtime, f"{service.id}.{operation_id}",
+                                        authentication, values)
+                return
         output = call_operation_sync(runtime, f"{service.id}.{operation_id}", authentication,
                                      values)
         assert output is not None

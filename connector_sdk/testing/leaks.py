@@ -82,7 +82,7 @@ def _declarative_operation(env: ConformanceEnv) -> tuple[str, dict[str, Any], st
     (under the base URL) it requests, its method."""
     inputs = env.cls.inputs
     for operation in sorted(env.service.operations.values(), key=lambda o: o.id):
-        if operation.request is None:
+        if operation.request is None or operation.scopes:  # scoped: refused before sending
             continue
         values = dict(inputs.get(operation.id, {}))
         if operation.input_schema.get("required") and operation.id not in inputs:

@@ -16,6 +16,9 @@ class TestTwitchConformance(ConnectorConformance):
         "search_categories": {"query": "chess"},
         "get_channel_information": {"broadcaster_id": ["141981764"]},
         "get_videos": {"user_id": "141981764"},
+        "get_followed_channels": {"user_id": "141981764"},
+        "get_channel_followers": {"broadcaster_id": "141981764"},
+        "get_broadcaster_subscriptions": {"broadcaster_id": "141981764"},
     }
 
 

@@ -21,6 +21,8 @@ from connector_sdk._operations.calls import (
 from connector_sdk._operations.pages import call_page
 from connector_sdk._runtime.runtime import Runtime
 
+from .conftest import SandboxEnv, sandbox_env
+
 pytestmark = pytest.mark.timeout(30)
 
 MANIFEST = """\
@@ -203,3 +205,91 @@ def test_unobtainable_scopes_are_refused_before_the_token_request(read_only: Env
                                    auth_of(read_only), {}))
     assert e.value.missing == ("admin",)
     assert read_only.httpserver.log == []
+
+
+# -- Twitch user tokens, through the emulator's consent page ------------------------------------
+
+CALLBACK = "http://127.0.0.1:9/callback"  # a loopback redirect, as a native app registers
+
+
+def connect(env: SandboxEnv, scopes: list[str]) -> None:
+    request = env.runtime.begin_authorization("twitch", "viewer", env.twitch.parameters(),
+                                              scopes=scopes, redirect_url=CALLBACK)
+    env.runtime.complete_authorization(env.twitch.approve(request.url))
+
+
+@pytest.fixture(params=["inprocess", "loopback"])
+def twitch_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SandboxEnv]:
+    with sandbox_env(request.param, tmp_path) as env:
+        yield env
+
+
+def test_a_user_token_without_a_scope_is_refused_before_helix_is_called(
+        twitch_env: SandboxEnv) -> None:
+    connect(twitch_env, ["user:read:email"])
+    runtime = twitch_env.runtime
+    me = call_operation_sync(runtime, "twitch.get_authenticated_user", "viewer", {})
+    [user] = me["data"]
+    assert user["email"] == f"{user['login']}@example.com"
+    before = dict(twitch_env.twitch.requests_by_path)
+    with pytest.raises(MissingScopesError) as caught:
+        call_operation_sync(runtime, "twitch.get_followed_channels", "viewer",
+                            {"user_id": user["id"]})
+    assert twitch_env.twitch.requests_by_path == before  # not even a token refresh
+    assert caught.value.missing == ("user:read:follows",)
+    assert caught.value.grant == "authorization_code"
+    assert "connect authentication 'viewer' again" in str(caught.value)
+    assert "connector-sdk auth connect twitch --name viewer" in str(caught.value)
+
+
+def test_a_user_token_with_the_scopes_runs_the_operation(twitch_env: SandboxEnv) -> None:
+    connect(twitch_env, ["user:read:email", "user:read:follows"])
+    runtime = twitch_env.runtime
+    [user] = call_operation_sync(runtime, "twitch.get_authenticated_user", "viewer", {})["data"]
+    follows = call_operation_sync(runtime, "twitch.get_followed_channels", "viewer",
+                                  {"user_id": user["id"]})
+    assert follows["data"] and all("broadcaster_id" in f for f in follows["data"])
+
+
+def test_an_app_token_is_refused_an_operation_that_needs_a_user(twitch_env: SandboxEnv) -> None:
+    auth = twitch_env.auth("twitch")
+    before = sum(n for path, n in twitch_env.twitch.requests_by_path.items()
+                 if "/helix/" in path)
+    with pytest.raises(MissingScopesError, match="user:read:email") as caught:
+        call_operation_sync(twitch_env.runtime, "twitch.get_authenticated_user", auth, {})
+    assert "enable them for the application" in str(caught.value)
+    assert sum(n for path, n in twitch_env.twitch.requests_by_path.items()
+               if "/helix/" in path) == before
+
+
+# -- shown by connector-sdk operations and docs -------------------------------------------------
+
+
+def test_operations_and_docs_show_the_required_scopes(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from connector_sdk.cli import main
+
+    monkeypatch.setenv("CONNECTOR_SDK_HOME", str(tmp_path / "home"))
+    assert main(["operations", "twitch"]) == 0
+    text = capsys.readouterr().out
+    block = text.split("twitch.get_channel_followers", 1)[1].split("\ntwitch.", 1)[0]
+    assert "needs scopes: moderator:read:followers" in block
+    assert "needs scopes" not in text.split("twitch.get_users", 1)[1].split("\ntwitch.", 1)[0]
+    assert main(["operations", "twitch", "--format", "json"]) == 0
+    listed = {op["id"]: op["scopes"] for op in json.loads(capsys.readouterr().out)["operations"]}
+    assert listed["get_broadcaster_subscriptions"] == ["channel:read:subscriptions"]
+    assert listed["get_authenticated_user"] == ["user:read:email"]
+    assert listed["get_users"] == []
+    assert main(["docs", "twitch"]) == 0
+    page = capsys.readouterr().out
+    assert "Grants: OAuth2 **client credentials** (RFC 6749 §4.4), **authorization code**" in page
+    assert ("- Authorization endpoint (user consent): `https://id.twitch.tv/oauth2/authorize`"
+            in page)
+    assert "`user:read:follows`" in page.split("### `twitch.get_followed_channels`", 1)[1]
+    assert main(["docs", "shopify"]) == 0
+    page = capsys.readouterr().out
+    assert "Callback parameter `shop` must equal parameter `shopify_url`" in page
+    assert "Callback signed: `hmac` (sorted_query_hmac_sha256)" in page
