@@ -23,7 +23,7 @@ from typing import Any
 from ._common import UsageError, add_runtime_arguments, make_runtime
 
 INSTALL_HINT = "pip install 'connector-sdk[connect-page]'"
-_NEEDS = ("starlette", "itsdangerous", "multipart", "jinja2", "uvicorn")
+_NEEDS = ("starlette", "itsdangerous", "jinja2", "uvicorn")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

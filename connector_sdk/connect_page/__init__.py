@@ -9,7 +9,7 @@ parameter form, creates and tests client-credentials authentications, and sends 
 the provider and back for the authorization code. docs/connect-page.md describes the
 configuration file, the sessions, the security headers and the branding.
 
-Needs the ``connect-page`` extra (Starlette, itsdangerous, python-multipart, Jinja2; uvicorn
+Needs the ``connect-page`` extra (Starlette, itsdangerous, Jinja2; uvicorn
 for the CLI).
 """
 

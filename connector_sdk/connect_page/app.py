@@ -116,6 +116,34 @@ def _hostname(request: Request) -> str:
     return (urllib.parse.urlsplit(f"//{host}").hostname or "").lower()
 
 
+#: Our forms are a few short fields; a larger body is not one of them (and is not read).
+MAX_FORM_BYTES = 64 * 1024
+
+
+async def _read_form(request: Request) -> dict[str, str] | None:
+    """The posted ``application/x-www-form-urlencoded`` fields (the first of a repeated
+    name), read up to ``MAX_FORM_BYTES``; None for any other body (another type, too large,
+    not UTF-8, too many fields). Parsed with the standard library: the page's forms are
+    never multipart, so no multipart parser is needed."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    try:
+        pairs = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True,
+                                       max_num_fields=200, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return None
+    posted: dict[str, str] = {}
+    for name, value in pairs:
+        posted.setdefault(name, value)
+    return posted
+
+
 @dataclass
 class _Page:
     """What every handler needs: the configuration, the runtime and the page's tools."""
@@ -189,8 +217,11 @@ class _Page:
         return self.form(request, session, org)
 
     async def submit(self, request: Request) -> Response:
-        form = await request.form(max_files=0, max_fields=200, max_part_size=64 * 1024)
-        posted = {k: v for k, v in form.items() if isinstance(v, str)}
+        posted = await _read_form(request)
+        if posted is None:
+            return self.html(request, "message.html", status=400, title="This form could not"
+                             " be read", kind="failure", paragraphs=[
+                                 "Open a new link and fill in the form again."])
         try:
             session = self.signer.open_page(posted.get("page"))
             org = self.session_org(request, session)

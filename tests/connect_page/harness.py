@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-_EXTRA = ("starlette", "itsdangerous", "multipart", "jinja2", "uvicorn")
+_EXTRA = ("starlette", "itsdangerous", "jinja2", "uvicorn")
 if any(importlib.util.find_spec(name) is None for name in _EXTRA):
     if os.environ.get("CONNECTOR_SDK_REQUIRE_SERVICES", "").strip() == "1":
         raise RuntimeError("CONNECTOR_SDK_REQUIRE_SERVICES=1 but the connect-page extra is"
@@ -52,7 +52,8 @@ def free_socket() -> socket.socket:
 
 
 def write_config(directory: Path, port: int, *, frame_port: int = 1,
-                 extra_services: str = "", max_age: int = 900) -> Path:
+                 extra_services: str = "", max_age: int = 900,
+                 globex_services: str = "      shopify: {}") -> Path:
     """A redirect file and a connect-page file for acme and globex on ``port``."""
     (directory / "redirects.yaml").write_text(f"""\
 redirects_version: 1
@@ -81,7 +82,7 @@ organisations:
   globex:
     branding: {{name: Globex}}
     services:
-      shopify: {{}}
+{globex_services}
 """)
     return path
 
@@ -124,12 +125,13 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CONNECT_PAGE_TEST_KEY", KEY)
     started: list[tuple[_Thread, Runtime, SandboxServer]] = []
 
-    def start(*, frame_port: int = 1, extra_services: str = "",
+    def start(*, frame_port: int = 1, extra_services: str = "", globex_services: str | None = None,
               environ: dict[str, str] | None = None, max_age: int = 900) -> Served:
         sock = free_socket()
         port = int(sock.getsockname()[1])
         path = write_config(tmp_path, port, frame_port=frame_port,
-                            extra_services=extra_services, max_age=max_age)
+                            extra_services=extra_services, max_age=max_age,
+                            **({"globex_services": globex_services} if globex_services else {}))
         env = {**os.environ, **(environ or {})}
         config = load_config(path, environ=env)
         runtime = Runtime(sandbox=True, home=tmp_path / "home", redirects=config.redirects,

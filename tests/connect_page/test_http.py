@@ -235,3 +235,55 @@ def test_a_callback_on_an_unknown_path_or_host_is_not_found(serve: Any) -> None:
         assert client.get("/elsewhere?code=x&state=y").status_code == 404
     with _client(served, "initech") as client:
         assert client.get("/oauth2/callback?code=x&state=y").status_code == 404
+
+
+def _shopify_code(serve: Any) -> Served:
+    from connector_shopify.emulator import SHOPIFY_CLIENT_ID, SHOPIFY_CLIENT_SECRET
+
+    services = (f"      shopify:\n        grant: authorization_code\n"
+                f"        fixed: {{client_id: {SHOPIFY_CLIENT_ID},"
+                f" client_secret: '@env:SHOPIFY_TEST_SECRET'}}")
+    served: Served = serve(globex_services=services,
+                           environ={"SHOPIFY_TEST_SECRET": SHOPIFY_CLIENT_SECRET})
+    return served
+
+
+def _begin_shopify(served: Served, client: httpx.Client) -> str:
+    answer = client.get(_path(mint_link(served.config, "globex", "shopify", "globex-shop")))
+    assert 'name="client_id"' not in answer.text and 'name="client_secret"' not in answer.text
+    assert "form-action 'self' https://*.myshopify.com" in answer.headers[
+        "content-security-policy"]
+    shop = served.runtime.emulator("shopify").parameters()["shopify_url"]
+    connect = client.post("/", data={"page": _hidden(answer.text, "page"),
+                                     "csrf": _hidden(answer.text, "csrf"), "shopify_url": shop})
+    assert connect.status_code == 302, connect.text
+    prefix = f"{served.sandbox.url}/_sandbox/"
+    callback: str = served.runtime.emulator("shopify").approve(
+        "https://" + connect.headers["location"][len(prefix):])
+    assert callback.startswith(f"{served.origin('globex')}/oauth2/callback?")
+    return callback[len(served.origin("globex")):]
+
+
+def test_a_merchant_connects_a_shop_with_the_authorization_code(serve: Any) -> None:
+    served = _shopify_code(serve)
+    with _client(served, "globex") as client:
+        tampered = _begin_shopify(served, client).replace("hmac=", "hmac=0")
+        refused = client.get(tampered)
+        done = client.get(_begin_shopify(served, client))
+    assert refused.status_code == 400 and "The connection was not made" in refused.text
+    assert done.status_code == 200 and "Shopify Admin API is connected" in done.text
+    (record,) = served.runtime.list_authentications()
+    assert (record.name, record.grant) == ("globex-shop", "authorization_code")
+
+
+@pytest.mark.parametrize(("content", "kind"), [
+    (b"page=x&csrf=y&" + b"a" * 70_000, "application/x-www-form-urlencoded"),
+    (b"page=x&csrf=y", "multipart/form-data; boundary=x"),
+    (b"page=\xff", "application/x-www-form-urlencoded"),
+])
+def test_a_body_that_is_not_a_small_urlencoded_form_is_not_read(
+        serve: Any, content: bytes, kind: str) -> None:
+    served = serve()
+    with _client(served) as client:
+        answer = client.post("/", content=content, headers={"Content-Type": kind})
+    assert answer.status_code == 400 and "could not be read" in answer.text
