@@ -26,8 +26,9 @@ from ...inputs import prepare_inputs
 from ...results import ItemResult, RunResult, StepResult
 from ..local import preflight
 from .activities import StepActivities, activities_of
+from .chunks import ChunkActivities
 from .codec import data_converter
-from .interpreter import CHUNK_ITEMS, ForeachChunk, RunWorkflow, apply_outcomes
+from .interpreter import CHUNK_ITEMS, CHUNK_QUEUE, ForeachChunk, RunWorkflow, apply_outcomes
 
 if TYPE_CHECKING:
     from ...._http.settings import HttpSettings
@@ -39,6 +40,8 @@ __all__ = ["activity_timeout", "assemble", "connect", "describe", "result_from_d
 
 #: Attempts of one step or item (a rate-limited attempt counts as one).
 MAXIMUM_ATTEMPTS = 10
+#: Chunks one worker waits for at once (``chunks.py``; a wait costs no item slot).
+CHUNK_WAITERS = 1000
 #: Pages an activity is given time for when the step sets no ``max_pages``.
 _PAGES_WITHOUT_LIMIT = 20
 
@@ -159,13 +162,17 @@ async def run_worker(runtime: Runtime, client: Client, *, task_queue: str,
                      max_concurrent_activities: int = 100,
                      stop: asyncio.Event | None = None) -> None:
     """Serve ``RunWorkflow``, ``ForeachChunk`` and the step activities until ``stop`` is set
-    (or the task is cancelled); the activities share ``runtime`` and its token manager."""
+    (or the task is cancelled); the activities share ``runtime`` and its token manager. The
+    chunk waiters (``chunks.py``) are served on ``task_queue + CHUNK_QUEUE``."""
     holder = StepActivities(runtime)
     worker = Worker(client, task_queue=task_queue, workflows=[RunWorkflow, ForeachChunk],
                     activities=activities_of(holder),
                     max_concurrent_activities=max_concurrent_activities)
+    waiter = Worker(client, task_queue=task_queue + CHUNK_QUEUE,
+                    activities=[ChunkActivities(client).run_chunk],
+                    max_concurrent_activities=CHUNK_WAITERS)
     try:
-        async with worker:
+        async with worker, waiter:
             await (stop.wait() if stop is not None else asyncio.Event().wait())
     finally:
         await holder.aclose()

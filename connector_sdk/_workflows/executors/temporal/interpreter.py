@@ -12,10 +12,16 @@ deterministic: no clock but ``workflow.time()``, no I/O, references resolved in 
 a replay on any worker takes the same path.
 
 Large fan-outs: a foreach of more than ``chunk_items`` items (default ``CHUNK_ITEMS``) runs in
-child workflows (``ForeachChunk``) of that many items each, one after another, so no history
-holds more than a chunk's activities and no payload more than a chunk's results. The run's
-own result then lists those children (``chunks``) instead of the items; the client reads
-them back (``client.assemble``).
+chunk workflows (``ForeachChunk``) of that many items each, one after another, so no history
+holds more than one chunk's activities and no payload more than one chunk's results. Each
+chunk is started and awaited by a ``connector-sdk.run_chunk`` activity (on the task queue
+``QUEUE.chunks``, whose slots are the worker's own, so waiting never takes a slot an item
+needs), not as a child workflow: a child's result would land in the run's history, so the
+run's history would hold every item's output. The activity hands the run a summary of the
+chunk (items failed, the first failure) and the chunk's outputs only when a later step or an
+output refers to the step. Chunk inputs are sent compact: what every item shares once, then
+each item's rendered input. The run's own result lists the chunks (``chunks``) instead of
+the items; the client reads them back (``client.assemble``).
 """
 
 from __future__ import annotations
@@ -27,16 +33,17 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from ...._errors import WorkflowError
     from ...._manifest.reader import Document
-    from ...model import Step, build_workflow
+    from ...model import Step, Workflow, build_workflow
     from ...results import ItemResult, RunResult, StepResult
     from ...step import check_items, error_report, render_call
 
-__all__ = ["CHUNK_ITEMS", "MAX_RESULT_BYTES", "ForeachChunk", "RunWorkflow"]
+__all__ = ["CHUNK_ITEMS", "CHUNK_QUEUE", "MAX_RESULT_BYTES", "ForeachChunk", "RunWorkflow",
+           "chunk_bounds", "referenced_steps", "summarize"]
 
 #: Items of one foreach run by the workflow itself; more go to child workflows of this size.
 CHUNK_ITEMS = 200
@@ -44,7 +51,41 @@ CHUNK_ITEMS = 200
 MAX_RESULT_BYTES = 1_500_000
 #: A worker that dies is noticed after this long without a heartbeat; its calls then retry.
 HEARTBEAT_SECONDS = 10.0
+#: The chunk waiters' task queue is the run's queue with this suffix.
+CHUNK_QUEUE = ".chunks"
+#: How long one chunk may take, all its items and their retries included.
+CHUNK_TIMEOUT = timedelta(days=7)
 _PERMANENT = "ConnectorPermanentError"
+
+
+def chunk_bounds(total: int, size: int) -> list[tuple[int, int]]:
+    """The ``[start, end)`` slices of ``total`` items in chunks of ``size``: in order,
+    contiguous, each of ``size`` items but the last."""
+    return [(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+def referenced_steps(wf: Workflow) -> set[str]:
+    """The ids of the steps whose output a later step or an output refers to (every step
+    when a value refers to ``steps`` as a whole)."""
+    found: set[str] = set()
+    values = [v for s in wf.steps for v in (s.inputs, s.foreach) if v is not None]
+    for compiled in [*values, *wf.outputs.values()]:
+        for reference in compiled.references:
+            if reference.root == "steps" and not reference.path:
+                return {s.id for s in wf.steps}
+            if reference.step is not None:
+                found.add(reference.step)
+    return found
+
+
+def summarize(outcomes: list[dict[str, Any] | None], offset: int, keep: bool) -> dict[str, Any]:
+    """What the run learns of a finished chunk: the items that failed, the first failure
+    (its index in the whole list and its report) and, if ``keep``, the items' outputs."""
+    failures = [(offset + i, o["error"]) for i, o in enumerate(outcomes)
+                if o is not None and o.get("error")]
+    return {"count": len(outcomes), "failed": len(failures),
+            "first": {"index": failures[0][0], "error": failures[0][1]} if failures else None,
+            "outputs": [o.get("output") if o else None for o in outcomes] if keep else None}
 
 
 class _Calls:
@@ -113,7 +154,7 @@ class ForeachChunk:
     @workflow.run
     async def run(self, request: dict[str, Any]) -> list[dict[str, Any] | None]:
         calls = _Calls(request["settings"])
-        return await calls.run_items(request["entries"], request["concurrency"],
+        return await calls.run_items(_expand(request), request["concurrency"],
                                      request["continue_on_error"])
 
 
@@ -130,6 +171,9 @@ class RunWorkflow:
         self.calls = _Calls(settings)
         self.chunk_items = int(settings.get("chunk_items", CHUNK_ITEMS))
         self.chunks: dict[str, list[str]] = {}
+        self.totals: dict[str, int] = {}
+        self.referenced = referenced_steps(wf)
+        self.queue = workflow.info().task_queue
         outputs: dict[str, Any] = {}
         results = {s.id: StepResult(s.id, s.operation, s.authentication) for s in wf.steps}
         status, error = "succeeded", None
@@ -145,7 +189,8 @@ class RunWorkflow:
             for step in wf.steps:
                 result = results[step.id]
                 await self._step(step, {"inputs": inputs, "steps": outputs}, result)
-                if result.status == "succeeded" or result.items is not None:
+                if result.status == "succeeded" or result.items is not None \
+                        or step.id in self.chunks:
                     outputs[step.id] = result.output
                 if result.status == "failed":
                     if not step.continue_on_error:
@@ -183,47 +228,60 @@ class RunWorkflow:
 
     async def _foreach(self, step: Step, scope: dict[str, Any], items: list[Any],
                        result: StepResult) -> None:
-        outcomes: list[dict[str, Any] | None] = []
         if len(items) <= self.chunk_items:
             outcomes = await self.calls.run_items(_entries(step, scope, items, 0),
                                                   step.concurrency, step.continue_on_error)
-        else:
-            ids = self.chunks.setdefault(step.id, [])
-            stop = False
-            for start in range(0, len(items), self.chunk_items):
-                part = items[start:start + self.chunk_items]
-                if stop:
-                    outcomes.extend([None] * len(part))
-                    continue
-                child = f"{workflow.info().workflow_id}/{step.id}/{len(ids)}"
-                ids.append(child)
-                got = await self._chunk(child, step, _entries(step, scope, part, start))
-                outcomes.extend(got)
-                stop = not step.continue_on_error and any(
-                    o is not None and o["status"] == "failed" for o in got)
-        apply_outcomes(result, outcomes)
+            apply_outcomes(result, outcomes)
+            return
+        ids = self.chunks.setdefault(step.id, [])
+        self.totals[step.id] = len(items)
+        keep = step.id in self.referenced
+        failed, first = 0, None
+        outputs: list[Any] = []
+        for start, end in chunk_bounds(len(items), self.chunk_items):
+            if failed and not step.continue_on_error:
+                outputs.extend([None] * (end - start))
+                continue
+            ids.append(f"{workflow.info().workflow_id}/{step.id}/{len(ids)}")
+            got = await self._chunk(ids[-1], step, scope, items[start:end], start, keep)
+            failed += got["failed"]
+            first = first or got["first"]
+            outputs.extend(got["outputs"] or [None] * (end - start))
+        result.output = outputs if keep else None
+        result.status = "failed" if failed else "succeeded"
+        if first is not None:
+            result.error = {**first["error"],
+                            "message": f"{failed} of {len(items)} item(s) failed; first, item"
+                                       f" {first['index']}: {first['error']['message']}"}
 
-    async def _chunk(self, child: str, step: Step, entries: list[dict[str, Any]]
-                     ) -> list[dict[str, Any] | None]:
-        request = {"entries": entries, "concurrency": step.concurrency,
-                   "continue_on_error": step.continue_on_error,
-                   "settings": {"timeouts": self.calls.timeouts, **_retry_settings(self.calls)}}
+    async def _chunk(self, chunk_id: str, step: Step, scope: dict[str, Any], items: list[Any],
+                     offset: int, keep: bool) -> dict[str, Any]:
+        """Run one chunk through the ``run_chunk`` activity; its summary (``summarize``)."""
+        request = {"id": chunk_id, "keep": keep, "offset": offset,
+                   "chunk": {**_compact(step, scope, items, offset),
+                             "concurrency": step.concurrency,
+                             "continue_on_error": step.continue_on_error,
+                             "settings": {"timeouts": self.calls.timeouts,
+                                          **_retry_settings(self.calls)}}}
         try:
-            got: list[dict[str, Any] | None] = await workflow.execute_child_workflow(
-                "connector-sdk.foreach-chunk", request, id=child)
-        except ChildWorkflowError as exc:
-            report = _report(WorkflowError(f"chunk {child} failed: {exc.cause or exc}",
-                                           step=step.id), step)
-            return [{"status": "failed", "error": report, "duration_ms": 0.0}] * len(entries)
-        return got
+            summary: dict[str, Any] = await workflow.execute_activity(
+                "connector-sdk.run_chunk", request, task_queue=self.queue + CHUNK_QUEUE,
+                start_to_close_timeout=CHUNK_TIMEOUT, heartbeat_timeout=self.calls.heartbeat,
+                retry_policy=self.calls.retry)
+        except ActivityError as exc:
+            report = _report(WorkflowError(f"chunk {chunk_id} failed: {exc.cause or exc}",
+                                           step=step.id), step, offset)
+            return {"count": len(items), "failed": len(items),
+                    "first": {"index": offset, "error": report}, "outputs": None}
+        return summary
 
     def _bounded(self, run: RunResult) -> dict[str, Any]:
         """The result as a dict, its chunked steps' items left to their children, and its
         outputs dropped (with a warning) if they would not fit in one payload."""
         out = run.as_dict()
-        for step_id in self.chunks:
+        for step_id, total in self.totals.items():
             step = out["steps"][step_id]
-            step["total"] = len(step["items"])
+            step["total"] = total
             step["items"] = step["output"] = None
         size = len(json.dumps(out, separators=(",", ":"), default=str))
         if size > MAX_RESULT_BYTES:
@@ -261,6 +319,28 @@ def _retry_settings(calls: _Calls) -> dict[str, Any]:
             "retry_initial": retry.initial_interval.total_seconds(),
             "retry_maximum": (retry.maximum_interval or retry.initial_interval).total_seconds(),
             "maximum_attempts": retry.maximum_attempts}
+
+
+def _compact(step: Step, scope: dict[str, Any], items: list[Any], offset: int
+             ) -> dict[str, Any]:
+    """A chunk's entries with what their calls share said once (``_expand`` reverses it)."""
+    shared = {"step": step.id, "operation": step.operation,
+              "authentication": step.authentication, "max_pages": step.max_pages,
+              "max_items": step.max_items}
+    inputs: list[Any] = []
+    errors: dict[str, Any] = {}
+    for number, entry in enumerate(_entries(step, scope, items, offset)):
+        inputs.append(entry["call"]["input"] if "call" in entry else None)
+        if "error" in entry:
+            errors[str(number)] = entry["error"]
+    return {"shared": shared, "offset": offset, "inputs": inputs, "errors": errors}
+
+
+def _expand(chunk: dict[str, Any]) -> list[dict[str, Any]]:
+    shared, offset, errors = chunk["shared"], chunk["offset"], chunk["errors"]
+    return [{"error": errors[str(n)]} if str(n) in errors else
+            {"call": {**shared, "input": value, "item": offset + n}}
+            for n, value in enumerate(chunk["inputs"])]
 
 
 def _entries(step: Step, scope: dict[str, Any], items: list[Any], offset: int
