@@ -60,6 +60,7 @@ if TYPE_CHECKING:
         stream_items,
     )
     from ._operations.ratelimit import RateLimitPolicy
+    from ._operations.scopes import missing_scopes
     from ._plugins.hookspecs import hookimpl, hookspec
     from ._plugins.registry import (
         EmulatorRegistrar,
@@ -148,6 +149,7 @@ __all__ = [
     "load_redirects",
     "load_service",
     "load_workflow",
+    "missing_scopes",
     "run_workflow",
     "run_workflow_sync",
     "stream_items",
@@ -194,6 +196,7 @@ _LAZY = {
     "call_operation": "._operations.calls",
     "call_operation_sync": "._operations.calls",
     "stream_items": "._operations.calls",
+    "missing_scopes": "._operations.scopes",
 }
 
 

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from connector_sdk import MissingScopesError, OperationError, hookimpl
-from connector_sdk._operations.calls import (
+from connector_sdk import (
+    MissingScopesError,
+    OperationError,
     call_operation,
     call_operation_sync,
+    hookimpl,
     missing_scopes,
     stream_items,
 )
