@@ -16,7 +16,7 @@ import pytest
 from connector_sdk.connect_page import mint_link
 from connector_sdk.connect_page.patterns import browser_pattern
 
-from ..connect_page.harness import ROOT, Served, free_socket, serve
+from ..connect_page.harness import ROOT, Served, free_socket, serve, serve_code
 
 __all__ = ["serve"]  # the connect page's fixture, used here
 
@@ -235,21 +235,11 @@ def test_a_docs_screenshot_is_in_the_repository() -> None:
     assert "images/connect-page.png" in (ROOT / "docs" / "connect-page.md").read_text()
 
 
-def _twitch(serve: Any) -> Served:
-    from connector_twitch.emulator import TWITCH_CLIENT_ID, TWITCH_CLIENT_SECRET
-
-    services = (f"      twitch:\n        grant: authorization_code\n"
-                f"        fixed: {{client_id: {TWITCH_CLIENT_ID},"
-                f" client_secret: '@env:TWITCH_TEST_SECRET'}}\n")
-    served: Served = serve(extra_services=services,
-                           environ={"TWITCH_TEST_SECRET": TWITCH_CLIENT_SECRET})
-    return served
-
 
 def test_a_twitch_user_connects_through_the_consent_page(
         serve: Any, page: Any, artifacts: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    served = _twitch(serve)
+    served = serve_code(serve, "twitch", "acme")
     recorder = _Recorder(page)
     page.goto(mint_link(served.config, "acme", "twitch", "acme-twitch"))
     assert page.get_by_role("heading", level=1).inner_text() == "Connect Twitch Helix"
@@ -275,7 +265,7 @@ def test_a_twitch_user_connects_through_the_consent_page(
 
 def test_a_denied_consent_stores_nothing_and_says_so(serve: Any, page: Any,
                                                      artifacts: Path) -> None:
-    served = _twitch(serve)
+    served = serve_code(serve, "twitch", "acme")
     page.goto(mint_link(served.config, "acme", "twitch", "acme-twitch"))
     page.get_by_role("button", name="Connect").click()
     page.wait_for_url(f"{served.sandbox.url}/**")

@@ -39,7 +39,7 @@ from connector_sdk import Runtime  # noqa: E402
 from connector_sdk.connect_page import ConnectPageConfig, create_app, load_config  # noqa: E402
 from connector_sdk.sandbox import SandboxServer  # noqa: E402
 
-__all__ = ["KEY", "ROOT", "Served", "free_socket", "serve", "write_config"]
+__all__ = ["KEY", "ROOT", "Served", "free_socket", "serve", "serve_code", "write_config"]
 KEY = "k" * 24 + "connect-page-test-key-0123456789"
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,3 +147,19 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         thread.stop()
         sandbox.stop()
         runtime.close()
+
+
+def serve_code(serve: Callable[..., Served], service: str, organisation: str) -> Served:
+    """A page where ``organisation`` connects ``service`` (twitch or shopify) with the
+    authorization code, the platform's client id and secret (the emulator's) fixed, the
+    secret from the environment."""
+    if service == "twitch":
+        from connector_twitch.emulator import TWITCH_CLIENT_ID as client_id
+        from connector_twitch.emulator import TWITCH_CLIENT_SECRET as secret
+    else:
+        from connector_shopify.emulator import SHOPIFY_CLIENT_ID as client_id
+        from connector_shopify.emulator import SHOPIFY_CLIENT_SECRET as secret
+    entry = (f"      {service}:\n        grant: authorization_code\n"
+             f"        fixed: {{client_id: {client_id}, client_secret: '@env:CODE_SECRET'}}")
+    where = "extra_services" if organisation == "acme" else "globex_services"
+    return serve(**{where: entry}, environ={"CODE_SECRET": secret})

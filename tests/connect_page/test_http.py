@@ -13,7 +13,7 @@ import pytest
 
 from connector_sdk.connect_page import mint_link
 
-from .harness import Served
+from .harness import Served, serve_code
 
 
 def _client(served: Served, organisation: str = "acme") -> httpx.Client:
@@ -183,16 +183,6 @@ def test_wrong_credentials_store_nothing_and_say_so(serve: Any) -> None:
     assert served.runtime.list_authentications() == []
 
 
-def _twitch(serve: Any) -> Served:
-    from connector_twitch.emulator import TWITCH_CLIENT_ID, TWITCH_CLIENT_SECRET
-
-    services = (f"      twitch:\n        grant: authorization_code\n"
-                f"        fixed: {{client_id: {TWITCH_CLIENT_ID},"
-                f" client_secret: '@env:TWITCH_TEST_SECRET'}}\n")
-    served: Served = serve(extra_services=services,
-                           environ={"TWITCH_TEST_SECRET": TWITCH_CLIENT_SECRET})
-    return served
-
 
 def _approved_callback(served: Served, client: httpx.Client) -> str:
     """Connect on acme's page, approve at the emulator: the callback URL it sends back."""
@@ -212,7 +202,7 @@ def _approved_callback(served: Served, client: httpx.Client) -> str:
 
 
 def test_a_callback_completes_only_on_its_organisations_domain(serve: Any) -> None:
-    served = _twitch(serve)
+    served = serve_code(serve, "twitch", "acme")
     with _client(served) as acme, _client(served, "globex") as globex:
         callback = _approved_callback(served, acme)
         path = callback[len(served.origin("acme")):]
@@ -237,16 +227,6 @@ def test_a_callback_on_an_unknown_path_or_host_is_not_found(serve: Any) -> None:
         assert client.get("/oauth2/callback?code=x&state=y").status_code == 404
 
 
-def _shopify_code(serve: Any) -> Served:
-    from connector_shopify.emulator import SHOPIFY_CLIENT_ID, SHOPIFY_CLIENT_SECRET
-
-    services = (f"      shopify:\n        grant: authorization_code\n"
-                f"        fixed: {{client_id: {SHOPIFY_CLIENT_ID},"
-                f" client_secret: '@env:SHOPIFY_TEST_SECRET'}}")
-    served: Served = serve(globex_services=services,
-                           environ={"SHOPIFY_TEST_SECRET": SHOPIFY_CLIENT_SECRET})
-    return served
-
 
 def _begin_shopify(served: Served, client: httpx.Client) -> str:
     answer = client.get(_path(mint_link(served.config, "globex", "shopify", "globex-shop")))
@@ -265,7 +245,7 @@ def _begin_shopify(served: Served, client: httpx.Client) -> str:
 
 
 def test_a_merchant_connects_a_shop_with_the_authorization_code(serve: Any) -> None:
-    served = _shopify_code(serve)
+    served = serve_code(serve, "shopify", "globex")
     with _client(served, "globex") as client:
         tampered = _begin_shopify(served, client).replace("hmac=", "hmac=0")
         refused = client.get(tampered)
