@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                  " plugins')"),
     "services": ("services", "list installed services and their parameters"),
     "plugins": ("plugins", "list loaded plugins and load failures"),
-    "auth": ("auth", "create, list, show, test and delete authentications"),
+    "auth": ("auth", "create, connect, list, show, test, update and delete authentications"),
     "operations": ("operations", "list the operations of installed services"),
     "call": ("call", "run one operation"),
     "run": ("run", "run a workflow file"),

@@ -91,8 +91,10 @@ def _check_prefix(name: str, text: str) -> None:
                          f" {name}=@file:PATH)")
 
 
-def read_parameters(service: Service, pairs: Sequence[str], *, prompt: bool) -> dict[str, Any]:
+def read_parameters(service: Service, pairs: Sequence[str], *, prompt: bool,
+                    complete: bool = True) -> dict[str, Any]:
     """``key=value`` pairs into values; secrets only via ``@env:``, ``@file:`` or a prompt.
+    ``complete=False``: only the pairs given (``auth update``), no required secret asked for.
 
     A secret typed on the command line would stay in the shell history and be visible to
     every user through ``ps``, so it is refused with the ways that are allowed.
@@ -121,7 +123,7 @@ def read_parameters(service: Service, pairs: Sequence[str], *, prompt: bool) -> 
                 f" {name}=@ref:SCHEME:WHERE (a secret reference), or leave it out to be"
                 " prompted")
         values[name] = coerce_text(service, name, _value_from_reference(name, text))
-    for spec in service.parameters:
+    for spec in service.parameters if complete else ():
         if spec.secret and spec.required and spec.name not in values:
             if not prompt or not sys.stdin.isatty():
                 raise UsageError(

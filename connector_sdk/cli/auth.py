@@ -1,4 +1,5 @@
-"""``connector-sdk auth``: create, list, show, test and delete authentications.
+"""``connector-sdk auth``: create, connect, list, show, test, update and delete
+authentications (``connect`` and ``update`` live in ``auth_connect``).
 
 Secret values are accepted only from ``@env:VAR``, ``@file:PATH`` or a hidden prompt, and are
 never printed: ``show`` masks them, ``test`` prints the token's type, scopes and expiry but
@@ -32,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             command.add_argument("name")
         if name in ("test", "delete"):
             add_runtime_arguments(command)
+    from .auth_connect import add_arguments as add_connect_arguments
+
+    add_connect_arguments(sub)
     for command in sub.choices.values():
         command.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -168,4 +172,17 @@ def _delete(args: argparse.Namespace) -> int:
     return 0
 
 
-_ACTIONS = {"create": _create, "list": _list, "show": _show, "test": _test, "delete": _delete}
+def _connect(args: argparse.Namespace) -> int:
+    from .auth_connect import run_connect
+
+    return run_connect(args)
+
+
+def _update(args: argparse.Namespace) -> int:
+    from .auth_connect import run_update
+
+    return run_update(args)
+
+
+_ACTIONS = {"create": _create, "list": _list, "show": _show, "test": _test, "delete": _delete,
+            "connect": _connect, "update": _update}

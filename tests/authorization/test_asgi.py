@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import pytest
 from connector_sdk import Runtime
 from connector_sdk.asgi import callback_app
 from connector_sdk.testing import assert_no_canary
+
+from .consent import press_approve
 
 ROOT = Path(__file__).parents[2]
 CALLBACK = "http://127.0.0.1:8765/callback"
@@ -134,11 +135,7 @@ def test_the_example_runs_under_uvicorn(tmp_path: Path) -> None:
                     assert time.monotonic() < deadline and server.poll() is None
                     time.sleep(0.2)
             assert start.status_code == 303
-            page = http.get(start.headers["location"])
-            action = page.text.split('action="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
-            hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"',
-                                     page.text))
-            back = http.post(page.url.join(action), data={**hidden, "decision": "approve"})
+            back = press_approve(http, http.get(start.headers["location"]))
             assert back.headers["location"].startswith(f"{base}/callback?")
             done = http.get(back.headers["location"])
         assert done.status_code == 200 and "viewer" in done.text

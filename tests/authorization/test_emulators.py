@@ -18,6 +18,8 @@ from connector_sdk import AuthorizationError, Runtime
 from connector_sdk.sandbox import SandboxServer
 from connector_sdk.testing import assert_no_canary
 
+from .consent import press_approve
+
 CALLBACK = "http://127.0.0.1:8765/callback"
 SERVICES = [("twitch", "/users"), ("shopify", "/shop.json")]
 
@@ -112,13 +114,7 @@ def test_an_expired_emulator_token_is_refreshed_with_the_rotated_refresh_token(
 def _consent_over_http(server: SandboxServer, url: str) -> str:
     """What a browser does: open the consent page, press Approve, read the redirect."""
     with httpx.Client() as http:
-        page = http.get(server.browser_url(url))
-        assert page.status_code == 200
-        action = page.text.split('action="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
-        hidden = dict(__import__("re").findall(
-            r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
-        answer = http.post(page.url.join(action), data={**hidden, "decision": "approve"})
-    assert answer.status_code in (302, 303), answer.status_code
+        answer = press_approve(http, http.get(server.browser_url(url)))
     return str(answer.headers["location"])
 
 
