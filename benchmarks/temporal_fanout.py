@@ -46,24 +46,10 @@ sys.path[:0] = [str(ROOT / "tests" / "temporal"), str(ROOT / "tests" / "fleet")]
 
 from _common import median, save  # noqa: E402
 from _sections import Section, Table, judge, print_targets, unavailable  # noqa: E402
+from temporal_harness import FANOUT  # noqa: E402
 
 SECRET = "bench-twitch-secret"
-FLOW = """\
-workflow_version: 1
-name: bench-fanout
-inputs:
-  ids: {type: array}
-steps:
-  - id: users
-    operation: twitch.get_users
-    authentication: AUTHENTICATION
-    foreach: "{{ inputs.ids }}"
-    concurrency: %d
-    inputs:
-      id: ["{{ item }}"]
-outputs:
-  users: "{{ steps.users }}"
-"""
+FLOW = FANOUT.replace("authentication: twitch", "authentication: AUTHENTICATION")
 
 
 def serve_emulator() -> None:
@@ -320,7 +306,8 @@ def main() -> int:
         floor.start(2, command=[sys.executable, str(Path(__file__).with_name(
             "_temporal_floor.py")), server.address, floor.queue, emulator.url])
         flow = tmp / "fanout.yaml"
-        flow.write_text(FLOW.replace("AUTHENTICATION", name) % args.concurrency)
+        flow.write_text(FLOW.replace("AUTHENTICATION", name).replace("CONCURRENCY",
+                                                                      str(args.concurrency)))
         contenders = Contenders(env, flow, ids, args.concurrency,
                                 {"temporal": sdk.queue, "floor": floor.queue}, server.address)
         try:

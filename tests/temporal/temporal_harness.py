@@ -16,6 +16,24 @@ from devserver import DevServer
 from connector_sdk._stores.crypto import generate_key_text
 
 ROOT = Path(__file__).parents[2]
+#: A foreach of ``twitch.get_users`` over ``inputs.ids`` (CONCURRENCY to replace), its
+#: outputs referring to the step.
+FANOUT = """\
+workflow_version: 1
+name: fanout
+inputs:
+  ids: {type: array}
+steps:
+  - id: users
+    operation: twitch.get_users
+    authentication: twitch
+    foreach: "{{ inputs.ids }}"
+    concurrency: CONCURRENCY
+    inputs:
+      id: ["{{ item }}"]
+outputs:
+  users: "{{ steps.users }}"
+"""
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from connector_twitch.emulator import TWITCH_CLIENT_ID, TwitchSandbox
 from devserver import DevServer
-from temporal_harness import Workers, base_env, cli
+from temporal_harness import FANOUT, Workers, base_env, cli
 
 from connector_sdk import Runtime, load_workflow
 from connector_sdk.sandbox import SandboxServer
@@ -46,20 +46,7 @@ from connector_sdk._workflows.executors.temporal.interpreter import (
     summarize,
 )
 
-FLOW = """\
-workflow_version: 1
-name: chunked
-inputs:
-  ids: {type: array}
-steps:
-  - id: users
-    operation: twitch.get_users
-    authentication: twitch
-    foreach: "{{ inputs.ids }}"
-    concurrency: 20
-    inputs:
-      id: ["{{ item }}"]
-OUTPUTS"""
+FLOW = FANOUT.split("outputs:")[0].replace("CONCURRENCY", "20")  # no output refers to it
 WARN_PAYLOAD, MAX_PAYLOAD = 256 * 1024, 2 * 1024 * 1024
 WARN_HISTORY, WARN_EVENTS = 10 * 1024 * 1024, 10_240
 
@@ -108,7 +95,7 @@ def test_a_100k_item_foreach_keeps_the_run_history_within_temporal_limits(
     tmp_path: Path, temporal: DevServer
 ) -> None:
     flow = tmp_path / "chunked.yaml"
-    flow.write_text(FLOW.replace("OUTPUTS", ""))
+    flow.write_text(FLOW)
     with Runtime(environ=base_env(tmp_path)) as runtime:
         wf = load_workflow(flow, services=runtime.services)
         ids = [str(i) for i in range(100_000)]
@@ -179,7 +166,7 @@ def test_a_1000_item_foreach_in_chunks_of_50_runs_every_item_once_in_order(
     users = twitch.data.users
     ids = [users[i % len(users)]["id"] for i in range(1000)]
     flow = tmp_path / "chunked.yaml"
-    flow.write_text(FLOW.replace("OUTPUTS", ""))
+    flow.write_text(FLOW)
 
     async def go() -> tuple[Any, Any, list[Any], list[list[Any]], list[Any]]:
         client = await engine.connect(address, key=load_payload_key(env))

@@ -12,6 +12,7 @@ import asyncio
 import json
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,26 +22,9 @@ import pytest
 from connector_twitch.emulator import TWITCH_CLIENT_ID, TwitchSandbox
 from connector_twitch.emulator._data import twitch_data
 from devserver import DevServer
-from temporal_harness import Workers, base_env, cli, report, without_durations
+from temporal_harness import FANOUT, Workers, base_env, cli, report, without_durations
 
 from connector_sdk.sandbox import SandboxServer, json_response
-
-FANOUT = """\
-workflow_version: 1
-name: fanout
-inputs:
-  ids: {type: array}
-steps:
-  - id: users
-    operation: twitch.get_users
-    authentication: twitch
-    foreach: "{{ inputs.ids }}"
-    concurrency: CONCURRENCY
-    inputs:
-      id: ["{{ item }}"]
-outputs:
-  users: "{{ steps.users }}"
-"""
 
 TOP = """\
 workflow_version: 1
@@ -179,16 +163,66 @@ def test_a_200_item_fanout_on_two_workers_makes_one_token_request_and_history_is
     assert USERS[0]["id"].encode() not in raw
 
 
+def start_chunked(env: dict[str, str], workers: Workers, flow: str, ids: list[str],
+                  chunk_items: int) -> str:
+    """Start a run as ``run --no-wait`` does, with chunks of ``chunk_items`` items."""
+    from connector_sdk import Runtime, load_workflow
+    from connector_sdk._workflows.executors.temporal import client as engine
+    from connector_sdk._workflows.executors.temporal.codec import load_payload_key
+
+    async def go() -> str:
+        client = await engine.connect(workers.server.address, key=load_payload_key(env))
+        with Runtime(environ=env) as runtime:
+            request = engine.run_request(runtime, load_workflow(flow, services=runtime.services),
+                                         {"ids": ids}, chunk_items=chunk_items)
+        return await engine.start_run(client, request, task_queue=workers.queue)
+
+    return asyncio.run(go())
+
+
+def recorded(server: DevServer, env: dict[str, str], run_id: str) -> Counter[str]:
+    """The item activities the run's histories (its own and its chunks') record, by event."""
+    from temporalio.client import Client
+
+    from connector_sdk._workflows.executors.temporal.codec import (
+        data_converter,
+        load_payload_key,
+    )
+
+    async def go() -> Counter[str]:
+        client = await Client.connect(server.address,
+                                      data_converter=data_converter(load_payload_key(env)))
+        value = await client.get_workflow_handle(run_id).result()
+        counts: Counter[str] = Counter()
+        for workflow_id in [run_id, *value["chunks"].get("users", [])]:
+            history = await client.get_workflow_handle(workflow_id).fetch_history()
+            items = {e.event_id for e in history.events
+                     if e.HasField("activity_task_scheduled_event_attributes")
+                     and e.activity_task_scheduled_event_attributes.activity_type.name
+                     == "connector-sdk.run_step"}
+            counts["scheduled"] += len(items)
+            counts["completed"] += sum(
+                1 for e in history.events if e.HasField("activity_task_completed_event_attributes")
+                and e.activity_task_completed_event_attributes.scheduled_event_id in items)
+        return counts
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("chunk_items", [None, 30], ids=["one-history", "chunks-of-30"])
 def test_a_worker_killed_mid_run_leaves_the_run_to_the_other(
     tmp_path: Path, temporal: DevServer, workers_factory: Callable[..., Workers],
-    twitch: tuple[SlowTwitch, SandboxServer], canary: str
+    twitch: tuple[SlowTwitch, SandboxServer], canary: str, chunk_items: int | None
 ) -> None:
     emulator, server = twitch
     emulator.delay = 0.05
     env = setup(tmp_path, server, canary)
     workers = workers_factory(env, temporal).start(2)
-    run_id = start(env, workers, write(tmp_path, "f.yaml", FANOUT.replace("CONCURRENCY", "4")),
-                   "--input", ids_input(120))
+    flow = write(tmp_path, "f.yaml", FANOUT.replace("CONCURRENCY", "4"))
+    if chunk_items is None:
+        run_id = start(env, workers, flow, "--input", ids_input(120))
+    else:
+        run_id = start_chunked(env, workers, flow, [u["id"] for u in USERS[:120]], chunk_items)
     deadline = time.monotonic() + 60
     while emulator.api_answers < 20 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -197,8 +231,13 @@ def test_a_worker_killed_mid_run_leaves_the_run_to_the_other(
     assert found["status"] == "completed", found
     items = found["result"]["steps"]["users"]["items"]
     assert [i["status"] for i in items] == ["succeeded"] * 120
+    assert [u["data"][0]["id"] for u in found["result"]["outputs"]["users"]] == \
+        [u["id"] for u in USERS[:120]]
     assert workers.processes[0].poll() == -signal.SIGKILL
-    assert emulator.api_answers >= 120  # items in flight on the dead worker ran again
+    # every item is recorded once; only calls in flight on the dead worker (at most the
+    # step's concurrency, 4) ran again, their first completion never having been recorded
+    assert recorded(temporal, env, run_id) == Counter(scheduled=120, completed=120)
+    assert 120 <= emulator.api_answers <= 124
 
 
 def test_the_server_restarted_on_its_file_mid_run_completes_the_run(
