@@ -31,7 +31,7 @@ pytest.importorskip("temporalio")
 
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from connector_sdk._workflows.executors.temporal import client as engine
 from connector_sdk._workflows.executors.temporal.codec import (
@@ -182,6 +182,11 @@ def test_a_1000_item_foreach_in_chunks_of_50_runs_every_item_once_in_order(
         summaries = [(await client.data_converter.decode(
             list(e.activity_task_completed_event_attributes.result.payloads)))[0]
             for e in parent if e.HasField("activity_task_completed_event_attributes")]
+        replayer = Replayer(workflows=[RunWorkflow, ForeachChunk],
+                            data_converter=client.data_converter)
+        for workflow_id in (run_id, value["chunks"]["users"][0]):  # deterministic: replays
+            await replayer.replay_workflow(
+                await client.get_workflow_handle(workflow_id).fetch_history())
         return value, result, parent, chunks, summaries
 
     address = temporal.address
