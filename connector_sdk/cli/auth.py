@@ -55,6 +55,8 @@ def _record_view(record: Any, runtime: Any) -> dict[str, Any]:
         "name": record.name,
         "service": record.service,
         "parameters": masked_parameters(record.parameters, secret),
+        "grant": record.grant,
+        "status": record.status,
         "created_at": record.created_at,
         "updated_at": record.updated_at,
     }
@@ -103,6 +105,9 @@ def _list(args: argparse.Namespace) -> int:
             damaged = [k for k, v in r.parameters.items() if isinstance(v, UnreadableSecret)]
             note = f"  (unreadable: {', '.join(damaged)}; see `auth show {r.name}`)" \
                 if damaged else ""
+            if r.status != "active":
+                note += (f"  ({r.status}: `connector-sdk auth connect {r.service}"
+                         f" --name {r.name}`)")
             print(f"{r.name:<24} {r.service:<12} created {r.created_at}{note}")
     return 0
 
@@ -113,8 +118,9 @@ def _show(args: argparse.Namespace) -> int:
     if args.format == "json":
         emit_json(view)
     else:
-        print(f"{view['name']} (service {view['service']}, created {view['created_at']},"
-              f" updated {view['updated_at']})")
+        print(f"{view['name']} (service {view['service']}, grant {view['grant']},"
+              f" {view['status']}, created {view['created_at']}, updated"
+              f" {view['updated_at']})")
         unreadable = view.get("unreadable", {})
         for key, value in view["parameters"].items():
             note = "  (unreadable: see below)" if key in unreadable else ""
