@@ -8,9 +8,11 @@ ratios to raw httpx (the floor), a table of targets, and writes every raw figure
 
 Sections: overhead (1), concurrency (2), throughput (3), startup (4: CLI start-up and
 validation), memory (5), temporal (6: a foreach on Temporal workers against a bare temporalio
-floor, benchmarks/temporal_fanout.py). ``--quick`` runs each section on a tiny workload as a
-smoke test: it checks that everything runs and never judges a timing. The peers come from the
-``bench`` extra: ``pip install -e '.[bench]'``. See docs/performance.md.
+floor, benchmarks/temporal_fanout.py), tracing (7: the warm call with telemetry off, the
+OpenTelemetry API alone and the SDK, benchmarks/tracing_overhead.py). ``--quick`` runs each
+section on a tiny workload as a smoke test: it checks that everything runs and never judges
+a timing. The peers come from the ``bench`` extra: ``pip install -e '.[bench]'``. See
+docs/performance.md.
 """
 
 from __future__ import annotations
@@ -37,12 +39,14 @@ import overhead
 import startup
 import temporal_fanout
 import throughput
+import tracing_overhead
 from _common import RESULTS, median, time_calls, time_commands
 from _sections import Section, Table, judge, print_targets, unavailable
 from _server import ServerProcess
 
 ROOT = Path(__file__).parents[1]
-SECTIONS = ("overhead", "concurrency", "throughput", "startup", "memory", "temporal")
+SECTIONS = ("overhead", "concurrency", "throughput", "startup", "memory", "temporal",
+            "tracing")
 
 
 def startup_section(server: ServerProcess, *, quick: bool = False) -> Section:
@@ -95,6 +99,7 @@ RUNNERS: dict[str, Callable[..., Section]] = {
     "startup": startup_section,
     "memory": memory.run,
     "temporal": temporal_fanout.run,
+    "tracing": tracing_overhead.run,
 }
 
 

@@ -38,7 +38,7 @@ ATTEMPT_EXTENSION = "connector_sdk.attempt"
 class _Exchange:
     """The span and the clock of one attempt."""
 
-    __slots__ = ("_attributes", "_cm", "_scope", "_span", "_started", "_state")
+    __slots__ = ("_attached", "_attributes", "_scope", "_span", "_started", "_state")
 
     def __init__(self, state: Otel, request: httpx.Request, trace_context: bool) -> None:
         self._state = state
@@ -73,10 +73,11 @@ class _Exchange:
         attributes["connector_sdk.attempt"] = attempt
         if attempt > 1:
             attributes["http.request.resend_count"] = attempt - 1
-        self._cm = state.tracer.start_as_current_span(
+        span = self._span = state.tracer.start_span(
             f"{method} {template}" if template else method, kind=state.SpanKind.CLIENT,
-            attributes=attributes, record_exception=False, set_status_on_exception=False)
-        self._span = self._cm.__enter__()
+            attributes=attributes)
+        # not recording (no SDK, or sampled out): the caller's context stays current
+        self._attached = state.attach(state.in_context(span)) if span.is_recording() else None
         if trace_context and (scope is None or scope.kind != "token"):
             state.propagator.inject(request.headers)
         self._started = time.perf_counter()
@@ -101,7 +102,9 @@ class _Exchange:
         if scope is not None and scope.kind == "token":
             state.token_requests.add(1, {**_token_names(scope),
                                          "connector_sdk.outcome": _outcome(status)})
-        self._cm.__exit__(None, None, None)
+        if self._attached is not None:
+            state.detach(self._attached)
+        span.end()
 
 
 def _token_names(scope: Scope) -> dict[str, Any]:

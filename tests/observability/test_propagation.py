@@ -96,9 +96,10 @@ def test_an_incoming_trace_propagates_through_the_no_op_tracer(
     make_sdk_runtime: Callable[..., Any], local_server: LoopbackServer,
     token_server: TokenServer, api_server: APIServer,
 ) -> None:
-    """An operator's trace (started by their own SDK) continues through the SDK's calls."""
+    """A trace the operator's code started (with a tracer the SDK's instrumentation does not
+    use: here the SDK's spans are no-ops) continues through the SDK's calls unchanged."""
     provider = TracerProvider()
-    _telemetry.use_providers(provider)
+    _telemetry.use_providers()  # the global providers: none configured, so no-op spans
     api_server.route("GET", "/api/things", json={"ok": True})
     service = dataclasses.replace(loopback_service(local_server, api_path="/api"),
                                   propagate_trace_context=True)
@@ -112,7 +113,9 @@ def test_an_incoming_trace_propagates_through_the_no_op_tracer(
         provider.shutdown()
     (seen,) = api_server.requests("/api/things")
     match = TRACEPARENT.fullmatch(seen.headers["traceparent"])
-    assert match is not None and match.group(1) == f"{job.get_span_context().trace_id:032x}"
+    assert match is not None
+    assert match.group(1) == f"{job.get_span_context().trace_id:032x}"
+    assert match.group(2) == f"{job.get_span_context().span_id:016x}"
 
 
 def test_the_manifest_field_defaults_off_and_is_checked_by_the_schema() -> None:
