@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from .app import check_services, create_app
 from .config import Branding, ConnectPageConfig, Organisation, ServiceChoice, load_config
-from .sessions import PageSession, SpentLinks, SQLiteSpentLinks, mint_link
+from .sessions import PageSession, mint_link
+from .spent import SpentLinks, SQLiteSpentLinks, StoreSpentLinks
 
 __all__ = [
     "Branding",
@@ -27,6 +28,7 @@ __all__ = [
     "SQLiteSpentLinks",
     "ServiceChoice",
     "SpentLinks",
+    "StoreSpentLinks",
     "check_services",
     "create_app",
     "load_config",

@@ -92,7 +92,12 @@ def connect_client_credentials(runtime: Any, service: Service, choice: ServiceCh
             raise AuthenticationExists(f"a connection named '{name}' already exists",
                                        name=name)
         trial = runtime.authentication(service.id, values, name=name)
-        runtime.get_token(trial)
+        try:
+            runtime.get_token(trial)
+        except TokenError:
+            # the user fixes a value and retries at once: no cooldown from this attempt
+            runtime.tokens.forget(trial)
+            raise
         runtime.create_authentication(service.id, name, values)
     except ConnectorSDKError as exc:
         log.info("connect page: authentication %r of service %s not created: %s",

@@ -38,7 +38,8 @@ from .config import SETTING, Branding, ConnectPageConfig, Organisation
 from .form import build_fields, read_form_values
 from .headers import SecurityHeaders, content_security_policy, provider_origins
 from .pages import brand_css, render, stylesheet, summary
-from .sessions import PageSession, SessionError, Signer, SpentLinks, SQLiteSpentLinks
+from .sessions import PageSession, SessionError, Signer
+from .spent import SpentLinks, default_spent_links
 
 __all__ = ["check_services", "create_app"]
 
@@ -210,7 +211,8 @@ class _Page:
         try:
             session = self.signer.open_link(request.query_params.get("session"))
             org = self.session_org(request, session)
-            if not self.spent.claim(f"link:{session.id}", session.expires_at):
+            if not await run_in_threadpool(self.spent.claim, f"link:{session.id}",
+                                           session.expires_at):
                 raise SessionError("spent")
         except SessionError as exc:
             return self.refused(request, exc.reason)
@@ -229,8 +231,6 @@ class _Page:
                                                                             "none"):
                 raise SessionError("cross-site")
             self.signer.check_csrf(posted.get("csrf"), session)
-            if self.spent.is_spent(f"page:{session.id}"):
-                raise SessionError("spent")
         except SessionError as exc:
             return self.refused(request, exc.reason)
         choice = org.services[session.service]
@@ -240,6 +240,9 @@ class _Page:
             return self.form(request, session, org, shown=typed.shown,
                              refusal=actions.Refusal(fields=typed.errors), status=400)
         authorization = actions.grant_of(service, choice) == "authorization_code"
+        claim = f"page:{session.id}"  # held while this post connects, kept once it did
+        if not await run_in_threadpool(self.spent.claim, claim, session.expires_at):
+            return self.refused(request, "spent")
         try:
             if authorization:
                 url = await run_in_threadpool(actions.begin, self.runtime, service, choice,
@@ -248,10 +251,12 @@ class _Page:
                 await run_in_threadpool(actions.connect_client_credentials, self.runtime,
                                         service, choice, session.name, typed.values)
         except actions.Refusal as refusal:
+            await run_in_threadpool(self.spent.release, claim)
             return self.form(request, session, org, shown=typed.shown, refusal=refusal,
                              status=400)
-        if not self.spent.claim(f"page:{session.id}", session.expires_at):
-            return self.refused(request, "spent")
+        except BaseException:
+            await run_in_threadpool(self.spent.release, claim)
+            raise
         if authorization:
             if self.sandbox is not None:
                 url = self.sandbox.browser_url(url)
@@ -305,8 +310,8 @@ def create_app(runtime: Any, config: ConnectPageConfig, *, spent_links: SpentLin
                sandbox: Any = None) -> Any:
     """The connect page for ``config``'s organisations, connecting through ``runtime``.
 
-    ``spent_links`` records spent links and page sessions (default: a SQLite file, the
-    configuration's ``session.spent_links`` or ``connect-page.sqlite`` in the SDK home).
+    ``spent_links`` records spent links and page sessions (default: on the runtime's
+    store, ``spent.default_spent_links``).
     ``sandbox``: a started ``SandboxServer`` over the runtime's emulators, for ``--sandbox``:
     authorization URLs are rewritten with its ``browser_url`` so a browser reaches the
     emulator's consent page. Raises ``ConfigError`` when the configuration does not fit the
@@ -314,8 +319,7 @@ def create_app(runtime: Any, config: ConnectPageConfig, *, spent_links: SpentLin
     """
     check_services(config, runtime)
     if spent_links is None:
-        spent_links = SQLiteSpentLinks(config.spent_links or
-                                       runtime.config.home / "connect-page.sqlite")
+        spent_links = default_spent_links(runtime)
     page = _Page(config=config, runtime=runtime, signer=Signer(config), spent=spent_links,
                  sandbox=sandbox)
     routes = [

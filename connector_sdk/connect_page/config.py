@@ -112,7 +112,6 @@ class ConnectPageConfig:
     organisations: Mapping[str, Organisation]
     session_key: Secret = field(repr=False)
     max_age: int = DEFAULT_MAX_AGE
-    spent_links: Path | None = None
 
     def organisation(self, name: str) -> Organisation:
         """The organisation ``name``; ``ConfigError`` naming the known ones otherwise."""
@@ -301,11 +300,9 @@ def load_config(path: str | os.PathLike[str], *,
     if reader.problems or redirects is None or key is None:
         raise _error(str(path), reader.problems)
     session = doc.data["session"]
-    spent = session.get("spent_links")
     return ConnectPageConfig(
         source=str(path), redirects=redirects, organisations=MappingProxyType(organisations),
-        session_key=key, max_age=int(session.get("max_age", DEFAULT_MAX_AGE)),
-        spent_links=file.parent / spent if spent else None)
+        session_key=key, max_age=int(session.get("max_age", DEFAULT_MAX_AGE)))
 
 
 def _error(source: str, problems: list[Problem]) -> ConfigError:

@@ -18,29 +18,22 @@ https://itsdangerous.palletsprojects.com/en/stable/url_safe/):
   (``Sec-Fetch-Site``, https://www.w3.org/TR/fetch-metadata/), which the app checks too.
 
 Each salt gives a different derived key, so one kind of token never passes for another.
-Spent ids are kept in a SQLite table (``SQLiteSpentLinks``; one row per id, inserted once:
-the primary key makes the claim atomic across processes) until they expire; a platform that
-serves the page from several hosts passes its own ``SpentLinks`` (e.g. on its database).
+Spent ids are recorded by a ``SpentLinks`` (``spent.py``), shared by every process.
 """
 
 from __future__ import annotations
 
 import secrets
-import sqlite3
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from .._secrets import reveal
 from .config import ConnectPageConfig
 
-__all__ = ["PageSession", "SQLiteSpentLinks", "SessionError", "Signer", "SpentLinks",
-           "mint_link"]
+__all__ = ["PageSession", "SessionError", "Signer", "mint_link"]
 
 _LINK, _PAGE, _CSRF = "connect-page link", "connect-page page", "connect-page csrf"
 
@@ -65,53 +58,6 @@ class PageSession:
     service: str
     name: str
     expires_at: float
-
-
-@runtime_checkable
-class SpentLinks(Protocol):
-    """Ids spent once and for all, shared by every process serving the page."""
-
-    def claim(self, key: str, expires_at: float) -> bool:
-        """Record ``key`` as spent; True the first time, False if it already was. Rows may
-        be dropped after ``expires_at`` (the signature refuses the token by then anyway)."""
-        ...
-
-    def is_spent(self, key: str) -> bool:
-        """Whether ``key`` was claimed (and has not expired from the record yet)."""
-        ...
-
-
-class SQLiteSpentLinks:
-    """``SpentLinks`` in a SQLite file: one INSERT per claim, its primary key deciding."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # may be the SDK home
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False,
-                                   isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS spent_links"
-                         " (key TEXT PRIMARY KEY, expires_at REAL NOT NULL)")
-
-    def claim(self, key: str, expires_at: float) -> bool:
-        with self._lock:
-            self._db.execute("DELETE FROM spent_links WHERE expires_at < ?", (time.time(),))
-            try:
-                self._db.execute("INSERT INTO spent_links (key, expires_at) VALUES (?, ?)",
-                                 (key, expires_at))
-            except sqlite3.IntegrityError:
-                return False
-            return True
-
-    def is_spent(self, key: str) -> bool:
-        with self._lock:
-            row = self._db.execute("SELECT 1 FROM spent_links WHERE key = ?", (key,)).fetchone()
-            return row is not None
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
 
 class Signer:

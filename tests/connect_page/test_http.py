@@ -181,6 +181,27 @@ def test_wrong_credentials_store_nothing_and_say_so(serve: Any) -> None:
     assert answer.status_code == 400
     assert "did not give a token with these values, so nothing was saved" in answer.text
     assert served.runtime.list_authentications() == []
+    with _client(served) as client:  # the refusal gave the page session back: fix and retry
+        fixed = client.post("/", data={"page": page, "csrf": csrf, **_shop(served)})
+    assert fixed.status_code == 200 and "is connected" in fixed.text
+
+
+def test_a_link_is_spent_for_every_process_sharing_the_store(serve: Any) -> None:
+    from starlette.testclient import TestClient
+
+    from connector_sdk import Runtime
+    from connector_sdk.connect_page import create_app
+
+    served = serve()
+    link = _path(mint_link(served.config, "acme", "shopify", "shared"))
+    with Runtime(sandbox=True, home=served.runtime.config.home,
+                 redirects=served.config.redirects) as other:
+        second = TestClient(create_app(other, served.config),
+                            base_url=f"http://acme.localhost:{served.port}")
+        assert second.get(link).status_code == 200  # opened by "the other process"
+    with _client(served) as client:
+        answer = client.get(link)
+    assert answer.status_code == 403 and "already been used" in answer.text
 
 
 
