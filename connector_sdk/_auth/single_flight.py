@@ -38,7 +38,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import TokenError
+from .._errors import NeedsReconsent, TokenError
 from .._http.retry import RetryPolicy, failure_cooldown
 from .._telemetry import get_logger
 from .cache import TokenLease
@@ -155,7 +155,9 @@ class SingleFlight:
                 self._count("failures")
                 cooldown = 0.0
                 permanent = isinstance(error, TokenError) and error.permanent
-                if permanent:
+                if isinstance(error, NeedsReconsent):
+                    pass  # read from the store, no request: a reconnect elsewhere shows at once
+                elif permanent:
                     cooldown = failure_cooldown(self._retry, permanent=True)
                 elif transient or not isinstance(error, TokenError):
                     cooldown = failure_cooldown(

@@ -85,6 +85,9 @@ def test_invalid_grant_marks_the_authentication_needs_reconsent(
     assert later.store.get("gone").status == "active"
     with later.client("gone") as client:
         assert client.get("/api/me").status_code == 200
+    # the first process sees the reconnection at once (no cooldown replaying the refusal)
+    with runtime.client("gone") as client:
+        assert client.get("/api/me").status_code == 200
 
 
 def test_a_refresh_answer_without_a_refresh_token_keeps_the_old_one() -> None:

@@ -140,3 +140,32 @@ def test_an_existing_version_1_sqlite_store_is_migrated(tmp_path: Path, key_text
     assert (record.grant, record.status, record.tokens, record.version) == (
         "client_credentials", "active", None, 4)
     assert record.parameters["client_id"] == "abc"
+
+
+def test_an_existing_schema_2_postgresql_store_is_migrated(
+    postgresql_url: str, key_text: str, tmp_path: Path
+) -> None:
+    import psycopg
+
+    from connector_sdk._stores.postgresql import _MIGRATIONS, SCHEMA
+
+    with psycopg.connect(postgresql_url, autocommit=False) as conn:
+        conn.execute(f"CREATE SCHEMA {SCHEMA}")
+        conn.execute(f"SET search_path TO {SCHEMA}")
+        conn.execute("CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1),"
+                     " version INTEGER NOT NULL)")
+        for version in (0, 1):
+            for statement in _MIGRATIONS[version]:
+                conn.execute(statement, {"now": "t"} if "%(" in statement else None)
+        conn.execute("INSERT INTO schema_version VALUES (1, 2)")
+        conn.execute("INSERT INTO authentications VALUES ('old', 'twitch', 3, 't0', 't1')")
+        conn.execute("INSERT INTO parameters VALUES ('old', 'client_id', 'json', %s)",
+                     (b'"abc"',))
+        conn.commit()
+    with _open(postgresql_url, key_text, tmp_path) as store:
+        record = store.get("old")
+        assert (record.grant, record.status, record.tokens, record.version) == (
+            "client_credentials", "active", None, 3)
+        assert record.parameters["client_id"] == "abc"
+        store.put_pending("s", Secret("p"), expires_at=time.time() + 60)
+        assert store.take_pending("s", now=time.time()).found
