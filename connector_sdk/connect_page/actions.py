@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import (
     AuthenticationExists,
@@ -29,6 +29,10 @@ from .._errors import (
 )
 from .._manifest.model import Service
 from .config import ServiceChoice
+
+if TYPE_CHECKING:
+    from .._runtime.runtime import Runtime
+    from .._stores.protocol import AuthenticationRecord
 
 __all__ = ["Refusal", "begin", "complete", "connect_client_credentials", "grant_of"]
 
@@ -78,7 +82,7 @@ def _values(choice: ServiceChoice, typed: Mapping[str, Any]) -> dict[str, Any]:
     return {**typed, **choice.fixed}
 
 
-def connect_client_credentials(runtime: Any, service: Service, choice: ServiceChoice,
+def connect_client_credentials(runtime: Runtime, service: Service, choice: ServiceChoice,
                                name: str, typed: Mapping[str, Any]) -> None:
     """Create ``name`` from the typed values plus the fixed ones once one token request
     succeeded with them; ``Refusal`` otherwise (nothing stored)."""
@@ -107,7 +111,7 @@ def connect_client_credentials(runtime: Any, service: Service, choice: ServiceCh
              name, service.id)
 
 
-def begin(runtime: Any, service: Service, choice: ServiceChoice, name: str,
+def begin(runtime: Runtime, service: Service, choice: ServiceChoice, name: str,
           typed: Mapping[str, Any], organisation: str) -> str:
     """The provider's authorization URL for ``organisation``'s user; ``Refusal`` otherwise."""
     values = _values(choice, typed)
@@ -121,7 +125,7 @@ def begin(runtime: Any, service: Service, choice: ServiceChoice, name: str,
     return str(request.url)
 
 
-def complete(runtime: Any, callback_url: str, organisation: str) -> Any:
+def complete(runtime: Runtime, callback_url: str, organisation: str) -> AuthenticationRecord:
     """The stored record once the runtime completed the flow; ``ConnectorSDKError``
     (``AuthorizationError`` with its ``reason``) otherwise."""
     return runtime.complete_authorization(callback_url, organisation=organisation)

@@ -23,7 +23,7 @@ import logging
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -40,6 +40,10 @@ from .headers import SecurityHeaders, content_security_policy, provider_origins
 from .pages import brand_css, render, stylesheet, summary
 from .sessions import PageSession, SessionError, Signer
 from .spent import SpentLinks, default_spent_links
+
+if TYPE_CHECKING:
+    from .._runtime.runtime import Runtime
+    from ..sandbox import SandboxServer
 
 __all__ = ["check_services", "create_app"]
 
@@ -77,7 +81,7 @@ _CALLBACK_REFUSED = {
 }
 
 
-def check_services(config: ConnectPageConfig, runtime: Any) -> None:
+def check_services(config: ConnectPageConfig, runtime: Runtime) -> None:
     """Every configured service is installed, offers the grant, and its fixed parameters
     exist, a secret one only from the environment; ``ConfigError`` naming file:line."""
     problems: list[str] = []
@@ -150,10 +154,10 @@ class _Page:
     """What every handler needs: the configuration, the runtime and the page's tools."""
 
     config: ConnectPageConfig
-    runtime: Any
+    runtime: Runtime
     signer: Signer
     spent: SpentLinks
-    sandbox: Any
+    sandbox: SandboxServer | None
 
     def html(self, request: Request, template: str, *, status: int = 200,
              organisation: Organisation | None = None, form_origins: Sequence[str] = (),
@@ -306,8 +310,9 @@ class _Page:
         return Response(brand_css(org.branding), media_type="text/css")
 
 
-def create_app(runtime: Any, config: ConnectPageConfig, *, spent_links: SpentLinks | None = None,
-               sandbox: Any = None) -> Any:
+def create_app(runtime: Runtime, config: ConnectPageConfig, *,
+               spent_links: SpentLinks | None = None,
+               sandbox: SandboxServer | None = None) -> Starlette:
     """The connect page for ``config``'s organisations, connecting through ``runtime``.
 
     ``spent_links`` records spent links and page sessions (default: on the runtime's

@@ -19,7 +19,10 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .._runtime.runtime import Runtime
 
 __all__ = ["SQLiteSpentLinks", "SpentLinks", "StoreSpentLinks", "default_spent_links"]
 
@@ -91,7 +94,7 @@ class SQLiteSpentLinks:
             self._db.close()
 
 
-def default_spent_links(runtime: Any) -> SpentLinks:
+def default_spent_links(runtime: Runtime) -> SpentLinks:
     """The runtime's store when it has leases, else a SQLite file in the SDK home."""
     store = runtime.store
     if callable(getattr(store, "acquire_lease", None)) and \
