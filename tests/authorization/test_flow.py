@@ -177,4 +177,12 @@ def test_the_async_twins_complete_a_flow(make_runtime: Any, provider: Any,
 
     assert asyncio.run(flow()).grant == "authorization_code"
     assert asyncio.run(runtime.aget_token("hank")).token_type == "Bearer"
+    provider.expire_access_tokens()
+
+    async def call() -> int:
+        async with runtime.async_client("hank") as client:
+            return (await client.get("/api/me")).status_code
+
+    assert asyncio.run(call()) == 200  # 401, one refresh through the async path, retry
+    assert provider.refreshes == 1
 

@@ -63,17 +63,23 @@ def test_processes_refreshing_one_rotating_token_at_once_send_one_request(
 
 
 def test_invalid_grant_marks_the_authentication_needs_reconsent(
-    make_runtime: Any, provider: Any, canary: str
+    make_runtime: Any, provider: Any, canary: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    import logging
+
     runtime = make_runtime()
     _connect(runtime, provider, canary, "gone")
+    tokens = json.loads(runtime.store.get("gone").tokens.reveal())
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()  # from here on, only the SDK logs
     provider.revoke_refresh_tokens()   # the user revoked the app
     provider.expire_access_tokens()
     with runtime.client("gone") as client, pytest.raises(NeedsReconsent) as caught:
         client.get("/api/me")
     message = str(caught.value)
     assert "connector-sdk auth connect acmeauth --name gone" in message
-    assert_no_canary(message, canary)
+    assert_no_canary(message + caplog.text + repr(caught.value), canary,
+                     tokens["access_token"], tokens["refresh_token"])
     record = runtime.store.get("gone")
     assert record.status == "needs_reconsent" and record.tokens is not None  # kept
     requests = provider.refreshes
