@@ -94,7 +94,7 @@ def auth_problems(doc: Document, params: Mapping[str, Mapping[str, Any]]) -> lis
                 at, "OPERATION-SCOPES-UNOBTAINABLE",
                 f"operation '{op_id}' needs scopes {', '.join(missing)}, but the service offers"
                 " only the client-credentials grant, which asks for auth.scopes"
-                f" ({', '.join(obtainable) or 'none'}): add them to auth.scopes, or offer"
+                f" ({', '.join(obtainable)}): add them to auth.scopes, or offer"
                 f" '{AUTHORIZATION_CODE}' in auth.grant so a user can consent to them",
                 key=True))
     return problems
@@ -211,12 +211,14 @@ def _scope_list_problems(doc: Document, where: tuple[str | int, ...], scopes: An
 
 def _client_credentials_scopes(auth: Mapping[str, Any],
                                grants: tuple[str, ...]) -> tuple[str, ...] | None:
-    """The scopes a service can obtain when client credentials is its only grant, else
-    ``None`` (a user can consent to any scope the authorization-code grant asks for)."""
-    if set(grants) != {CLIENT_CREDENTIALS}:
-        return None
+    """The scopes a service can obtain when client credentials is its only grant and it
+    asks for scopes, else ``None``: a user can consent to any scope the authorization-code
+    grant asks for, and a token request without ``scope`` gets what the provider has
+    configured for the application (Shopify's app scopes), which no manifest can know."""
     scopes = auth.get("scopes")
-    return tuple(s for s in scopes if isinstance(s, str)) if isinstance(scopes, list) else ()
+    if set(grants) != {CLIENT_CREDENTIALS} or not isinstance(scopes, list) or not scopes:
+        return None
+    return tuple(s for s in scopes if isinstance(s, str))
 
 
 def _operations(data: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:

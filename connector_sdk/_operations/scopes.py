@@ -9,8 +9,9 @@ may rely on:
 * ``missing_scopes`` is pure: the operation's scopes that ``granted`` lacks, in the
   manifest's order; scopes compare exactly (RFC 6749 §3.3: case-sensitive strings);
 * ``refuse_unobtainable`` runs before the token request: a client-credentials authentication
-  of a service with no other grant can only ever hold ``auth.scopes``, so a missing scope is
-  refused without asking the token endpoint;
+  of a service with no other grant that asks for ``auth.scopes`` is granted at most those, so
+  a missing scope is refused without asking the token endpoint (a manifest that asks for no
+  scope gets what the provider configured for the application, known only from the token);
 * ``refuse_ungranted`` reads the scopes the token was granted (``Token.scopes``: the token
   response's ``scope``, or the scopes asked for when the response has none, RFC 6749 §5.1)
   before the first API request, for every path: ``call_operation``, ``stream_items``,
@@ -47,14 +48,14 @@ def refuse_unobtainable(name: str, operation: OperationSpec,
     if not operation.scopes:
         return
     auth = authentication.service.auth
-    if _grant_of(authentication) != CLIENT_CREDENTIALS or set(auth.grants) != {
-            CLIENT_CREDENTIALS}:
-        return
+    if not auth.scopes or _grant_of(authentication) != CLIENT_CREDENTIALS or set(
+            auth.grants) != {CLIENT_CREDENTIALS}:
+        return  # without auth.scopes the provider grants what it configured: ask the token
     missing = missing_scopes(operation, auth.scopes)
     if missing:
         raise _error(name, authentication, missing,
                      "the service offers only the client-credentials grant, which asks for"
-                     f" auth.scopes ({', '.join(auth.scopes) or 'none'}): add"
+                     f" auth.scopes ({', '.join(auth.scopes)}): add"
                      f" {', '.join(missing)} to auth.scopes in {authentication.service.source}"
                      " (connector-sdk validate reports this as OPERATION-SCOPES-UNOBTAINABLE)")
 

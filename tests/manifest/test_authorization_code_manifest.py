@@ -214,6 +214,8 @@ def test_operation_scopes_must_be_obtainable_by_client_credentials_alone(
     # covered by auth.scopes, or obtainable by consent: no problem
     assert problems_of(tmp_path, BASE + OPERATION.replace("[profile]", "[read]")) == []
     assert problems_of(tmp_path, code_manifest() + OPERATION) == []
+    # asking for no scope, the token carries what the provider configured: unknowable here
+    assert problems_of(tmp_path, BASE.replace("  scopes: [read, write]\n", "") + OPERATION) == []
 
 
 def test_a_scope_holding_the_separator_is_refused(tmp_path: Path) -> None:

@@ -295,3 +295,18 @@ def test_operations_and_docs_show_the_required_scopes(
     page = capsys.readouterr().out
     assert "Callback parameter `shop` must equal parameter `shopify_url`" in page
     assert "Callback signed: `hmac` (sorted_query_hmac_sha256)" in page
+
+
+def test_without_auth_scopes_the_token_decides(read_only: Env) -> None:
+    """A client-credentials manifest that asks for no scope gets what the provider configured
+    for the application (Shopify's app scopes): the token's scope decides, not the manifest."""
+    registry = read_only.runtime.services
+    service = registry.services["scoped"]
+    registry.services["scoped"] = dataclasses.replace(
+        service, auth=dataclasses.replace(service.auth, scopes=()))
+    auth = auth_of(read_only)
+    assert asyncio.run(call_operation(read_only.runtime, "scoped.read_things", auth, {})) == {
+        "things": [1, 2]}  # the token endpoint granted things:read
+    with pytest.raises(MissingScopesError, match="things:write"):
+        asyncio.run(call_operation(read_only.runtime, "scoped.write_thing", auth, {}))
+    assert [r.method for r in read_only.api_requests()] == ["GET"]
