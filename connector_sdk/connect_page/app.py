@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from .._errors import ConfigError, ConnectorSDKError
 from .._manifest.model import Service
@@ -312,7 +313,7 @@ class _Page:
 
 def create_app(runtime: Runtime, config: ConnectPageConfig, *,
                spent_links: SpentLinks | None = None,
-               sandbox: SandboxServer | None = None) -> Starlette:
+               sandbox: SandboxServer | None = None) -> ASGIApp:
     """The connect page for ``config``'s organisations, connecting through ``runtime``.
 
     ``spent_links`` records spent links and page sessions (default: on the runtime's
@@ -334,6 +335,5 @@ def create_app(runtime: Runtime, config: ConnectPageConfig, *,
         Route("/brand/{organisation}.css", page.brand, methods=["GET"]),
         Route("/{path:path}", page.callback, methods=["GET"]),
     ]
-    app = Starlette(routes=routes)
-    app.add_middleware(SecurityHeaders)
-    return app
+    # Outside Starlette's own error middleware, so that a 500 carries the headers too.
+    return SecurityHeaders(Starlette(routes=routes))

@@ -288,3 +288,22 @@ def test_a_body_that_is_not_a_small_urlencoded_form_is_not_read(
     with _client(served) as client:
         answer = client.post("/", content=content, headers={"Content-Type": kind})
     assert answer.status_code == 400 and "could not be read" in answer.text
+
+
+def test_an_internal_error_is_a_plain_500_with_the_security_headers(
+        serve: Any, monkeypatch: pytest.MonkeyPatch, canary: str) -> None:
+    served = serve()
+    served.runtime.emulator("shopify").clients["canary-client"] = canary
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug, not a user error")
+
+    monkeypatch.setattr(served.runtime, "create_authentication", broken)
+    with _client(served) as client:
+        page, csrf = _open(served, client)
+        answer = client.post("/", data={"page": page, "csrf": csrf, **_shop(served),
+                                        "client_id": "canary-client", "client_secret": canary})
+    assert answer.status_code == 500
+    assert "a bug" not in answer.text and canary not in answer.text
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["cache-control"] == "no-store"
