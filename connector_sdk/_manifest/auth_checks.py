@@ -26,12 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from .._hints import did_you_mean
 from .._problems import Problem
 from .model import AUTHORIZATION_CODE, CLIENT_CREDENTIALS
 from .reader import Document
 from .templates import TemplateSyntaxError, parse_template
+from .url_template import url_layout
 
 __all__ = ["RESERVED_AUTHORIZATION_PARAMETERS", "RESERVED_CALLBACK_PARAMETERS",
            "RESERVED_CODE_FIELDS", "RESERVED_TOKEN_FIELDS", "auth_problems", "grant_names"]
@@ -79,6 +81,8 @@ def auth_problems(doc: Document, params: Mapping[str, Mapping[str, Any]]) -> lis
         problems += _reserved(doc, (*where, "token_request_fields"),
                               code.get("token_request_fields"), RESERVED_CODE_FIELDS,
                               "code exchange")
+        problems += _url_query_reserved(doc, (*where, "authorization_url"),
+                                        code.get("authorization_url"))
         problems += _callback_problems(doc, code, params)
         problems += _scope_list_problems(doc, (*where, "scopes"), code.get("scopes"), separator)
     obtainable = _client_credentials_scopes(auth, grants)
@@ -131,6 +135,23 @@ def _reserved(doc: Document, where: tuple[str, ...], mapping: Any,
                         f"'{name}' in {'.'.join(where)} is set by the SDK in the {request}"
                         " and cannot be replaced by the manifest: remove it", key=True)
             for name in mapping if isinstance(name, str) and name in reserved]
+
+
+def _url_query_reserved(doc: Document, where: tuple[str, ...], url: Any) -> list[Problem]:
+    """A reserved parameter written into the authorization URL's own query: the request
+    would carry two (``redirect_uri=https://elsewhere`` next to the flow's), and a provider
+    that reads the first would send the code elsewhere."""
+    if not isinstance(url, str):
+        return []
+    try:
+        query = url_layout(parse_template(url)).query
+    except TemplateSyntaxError:
+        return []
+    names = sorted({name for name, _ in parse_qsl(query, keep_blank_values=True)}
+                   & RESERVED_AUTHORIZATION_PARAMETERS)
+    return [doc.problem(where, "AUTH-PARAMETER-RESERVED",
+                        f"the authorization URL's query sets '{name}', which the SDK sets in"
+                        " the authorization request: remove it from the URL") for name in names]
 
 
 def _callback_problems(doc: Document, code: Mapping[str, Any],

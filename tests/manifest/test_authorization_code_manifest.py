@@ -179,6 +179,15 @@ def test_authorization_url_follows_the_token_url_rules(tmp_path: Path, url: str,
     assert "$.auth.authorization_code.authorization_url" in message
 
 
+@pytest.mark.parametrize("query", ["redirect_uri=https://evil.example/cb", "state=x",
+                                   "a=1&scope=admin", "response%5Ftype=token"])
+def test_the_authorization_url_cannot_set_the_flows_own_parameters(tmp_path: Path,
+                                                                   query: str) -> None:
+    text = code_manifest().replace("https://{{ tenant }}.acme.example/oauth/authorize",
+                                   f"https://{{{{ tenant }}}}.acme.example/oauth/authorize?{query}")
+    assert_one(tmp_path, text, "AUTH-PARAMETER-RESERVED", "authorization_url:")
+
+
 def test_an_unconstrained_host_parameter_in_the_authorization_url_is_refused(
         tmp_path: Path) -> None:
     text = code_manifest().replace("https://{{ tenant }}.acme.example/oauth/authorize",
