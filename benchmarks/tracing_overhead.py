@@ -42,6 +42,7 @@ from _server import AsyncInProcessTransport, BenchApp, InProcessTransport
 
 from connector_sdk import _telemetry
 from connector_sdk._operations.calls import call_operation
+from connector_sdk._telemetry import api as telemetry_state
 
 RAW, OFF, API, SDK = "raw httpx", "off", "api, no SDK", "SDK, no-op exporter"
 MODES = (RAW, OFF, API, SDK)
@@ -94,7 +95,7 @@ async def _calls(app: BenchApp, states: dict[str, Any], home: Path
     calls[RAW] = lambda: raw.get("/items/1")
     closers.append(raw.aclose)
     for mode in (OFF, API, SDK):
-        _telemetry._otel = states[mode]
+        telemetry_state._otel = states[mode]
         runtime = make_runtime(1, transport=InProcessTransport(app),
                                async_transport=AsyncInProcessTransport(app),
                                home=home / mode.replace(" ", "-").replace(",", ""))
@@ -118,19 +119,19 @@ async def _calls(app: BenchApp, states: dict[str, Any], home: Path
 async def _measure(count: int, rounds: int) -> tuple[dict[str, dict[str, list[float]]], int]:
     app = BenchApp()
     states, drop, providers = _states()
-    saved = _telemetry._otel
+    saved = telemetry_state._otel
     with tempfile.TemporaryDirectory(prefix="bench-tracing-") as tmp:
         calls, closers = await _calls(app, states, Path(tmp))
         try:
             for mode in MODES:  # warm: token held, validators built, spans flowing
-                _telemetry._otel = states[mode]
+                telemetry_state._otel = states[mode]
                 for _ in range(50):
                     await calls[mode]()
             samples: dict[str, dict[str, list[float]]] = {"wall": {}, "cpu": {}}
             for round_no in range(rounds):
                 shift = round_no % len(MODES)
                 for mode in MODES[shift:] + MODES[:shift]:
-                    _telemetry._otel = states[mode]
+                    telemetry_state._otel = states[mode]
                     call = calls[mode]
                     gc.collect()
                     started, cpu = time.perf_counter(), time.thread_time()
@@ -141,7 +142,7 @@ async def _measure(count: int, rounds: int) -> tuple[dict[str, dict[str, list[fl
                     samples["cpu"].setdefault(mode, []).append(
                         (time.thread_time() - cpu) / count)
         finally:
-            _telemetry._otel = saved
+            telemetry_state._otel = saved
             for close in closers:
                 await close()
             for provider in providers:
@@ -151,7 +152,7 @@ async def _measure(count: int, rounds: int) -> tuple[dict[str, dict[str, list[fl
 
 def _unit_cost(count: int) -> float:
     """Seconds per ``with unit(...)`` with the instrumentation off: all ``off`` adds."""
-    saved, _telemetry._otel = _telemetry._otel, None
+    saved, telemetry_state._otel = telemetry_state._otel, None
     try:
         best = float("inf")
         for _ in range(5):
@@ -163,7 +164,7 @@ def _unit_cost(count: int) -> float:
             best = min(best, (time.perf_counter() - started) / count)
         return best
     finally:
-        _telemetry._otel = saved
+        telemetry_state._otel = saved
 
 
 def run(server: Any = None, *, quick: bool = False) -> Section:

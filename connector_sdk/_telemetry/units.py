@@ -1,45 +1,23 @@
-"""OpenTelemetry traces and metrics, and the structured fields of the SDK's log records.
-
-The SDK is a library: it depends on ``opentelemetry-api`` only (the ``otel`` extra), asks the
-API for ``get_tracer("connector_sdk", version)`` and ``get_meter(...)``, and never configures
-a provider, exporter or propagator; the operator's application does
-(https://opentelemetry.io/docs/concepts/instrumentation/libraries/). What callers may rely on:
-
-* **Without opentelemetry-api nothing is done.** The import is tried once, on first use (not
-  when the SDK is imported); if it fails every ``unit`` is a shared no-op object and no
-  transport is wrapped. With the API but no SDK, the API's own no-op tracer and meter apply.
-* **Names, never values.** A span, event, status or metric carries service, operation,
-  authentication, workflow and step *names*, attempt numbers, HTTP methods, hosts, status
-  codes and error *type* names; never a parameter value, an input, a token, a header value
-  or an exception message (a provider's message may echo an input). A failed unit's status
-  description is the exception's class name.
-* **Units nest by context.** ``unit`` sets the current span (``contextvars``) and the
-  current log fields for the code it wraps; HTTP spans (``_http.tracing``) are children of
-  the innermost unit.
-* **Log records carry stable fields.** Every record of a logger from ``get_logger`` has the
-  attributes ``service``, ``operation``, ``authentication``, ``workflow``, ``step``,
-  ``item``, ``attempt``, ``trace_id`` and ``span_id`` (``None`` when not known), so JSON
-  handlers can index them and logs join their spans.
+"""Units of work (workflow run, step, item, operation call, token lookup, revocation): the
+current span and the names their spans, metrics and log records carry; the token-lookup,
+401 and rate-limit records.
 """
 
 from __future__ import annotations
 
 import contextvars
-import logging
 import time
 import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from ._version import __version__
+from .api import otel
 
 __all__ = [
-    "LOG_FIELDS",
+    "Scope",
     "Unit",
     "current",
-    "get_logger",
     "operation_unit",
-    "otel",
     "record_rate_limit_wait",
     "record_token_lookup",
     "record_token_rejected",
@@ -48,19 +26,7 @@ __all__ = [
     "template_path",
     "token_unit",
     "unit",
-    "use_providers",
 ]
-
-NAME = "connector_sdk"
-
-#: The ``extra`` fields every SDK log record carries (``None`` when not known).
-LOG_FIELDS = ("service", "operation", "authentication", "workflow", "step", "item", "attempt",
-              "trace_id", "span_id")
-
-#: http.client.request.duration's advised buckets, in seconds (semantic conventions, HTTP
-#: metrics: https://opentelemetry.io/docs/specs/semconv/http/http-metrics/).
-_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5,
-                 10.0)
 
 #: Which scope field becomes which span and metric attribute.
 _ATTRIBUTES = {
@@ -72,79 +38,6 @@ _ATTRIBUTES = {
     "item": "connector_sdk.item",
     "grant": "connector_sdk.grant",
 }
-
-
-class Otel:
-    """The API's tracer, meter and instruments, made once."""
-
-    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
-        from opentelemetry import context, metrics, trace
-        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
-        self.trace = trace
-        self.tracer = trace.get_tracer(NAME, __version__, tracer_provider=tracer_provider)
-        meter = metrics.get_meter(NAME, __version__, meter_provider=meter_provider)
-        # only W3C Trace Context, never the global propagator: baggage may carry user data
-        self.propagator = TraceContextTextMapPropagator()
-        self.http_duration = meter.create_histogram(
-            "http.client.request.duration", unit="s",
-            description="Duration of HTTP client requests (each attempt).",
-            explicit_bucket_boundaries_advisory=_HTTP_BUCKETS)
-        self.token_requests = meter.create_counter(
-            "connector_sdk.token.requests", unit="{request}",
-            description="HTTP requests to token endpoints (retries included), by outcome.")
-        self.token_cache = meter.create_counter(
-            "connector_sdk.token.cache", unit="{lookup}",
-            description="Token lookups that reached the token manager: hit, miss (this"
-                        " caller fetched) or wait (it waited for another caller's fetch).")
-        self.token_rejected = meter.create_counter(
-            "connector_sdk.token.rejected", unit="{response}",
-            description="API answers 401 that made the SDK refresh the token and retry.")
-        self.operation_duration = meter.create_histogram(
-            "connector_sdk.operation.duration", unit="s",
-            description="Duration of operation calls, pages and waits included.",
-            explicit_bucket_boundaries_advisory=_HTTP_BUCKETS)
-        self.rate_limit_wait = meter.create_histogram(
-            "connector_sdk.rate_limit.wait", unit="s",
-            description="Time spent waiting for a rate limit (a 429's wait or a bucket's"
-                        " pacing) before a request.")
-        self.SpanKind = trace.SpanKind
-        # start_span + attach rather than start_as_current_span: the same span made current,
-        # without two generator-based context managers (a third of the no-SDK cost)
-        self.attach = context.attach
-        self.detach = context.detach
-        self.in_context = trace.set_span_in_context
-        self.Link = trace.Link
-        self.error = trace.StatusCode.ERROR
-        self.Status = trace.Status
-
-
-_UNRESOLVED: Any = object()
-_otel: Otel | None = _UNRESOLVED
-
-
-def otel() -> Otel | None:
-    """The instrumentation objects, or ``None`` when opentelemetry-api is not installed."""
-    global _otel
-    if _otel is _UNRESOLVED:
-        try:
-            _otel = Otel()
-        except ImportError:
-            _otel = None
-    return _otel
-
-
-def use_providers(
-    tracer_provider: Any = None, meter_provider: Any = None, *, enabled: bool = True
-) -> None:
-    """Take the tracer and meter from these providers instead of the global ones, or turn
-    the instrumentation off (``enabled=False``, as if opentelemetry-api were absent).
-
-    For tests and benchmarks, and for an application that keeps its providers out of the
-    globals. Clients built before the call keep the transports they were built with.
-    """
-    global _otel
-    _otel = Otel(tracer_provider, meter_provider) if enabled else None
 
 
 class Scope:
@@ -396,39 +289,3 @@ def record_rate_limit_wait(seconds: float, reason: str) -> None:
     state.trace.get_current_span().add_event(
         "connector_sdk.rate_limit.wait",
         {"connector_sdk.rate_limit.reason": reason, "connector_sdk.rate_limit.seconds": seconds})
-
-
-# -- log records -----------------------------------------------------------------------------
-
-
-class _Fields(logging.Filter):
-    """Adds ``LOG_FIELDS`` to each record of the logger it is on; a value the call site
-    passed in ``extra`` wins."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        fields = record.__dict__
-        scope = _SCOPE.get()
-        for name in LOG_FIELDS[:-2]:
-            if name not in fields:
-                fields[name] = getattr(scope, name) if scope is not None else None
-        trace_id = span_id = None
-        state = otel()
-        if state is not None:
-            context = state.trace.get_current_span().get_span_context()
-            if context.is_valid:
-                trace_id, span_id = f"{context.trace_id:032x}", f"{context.span_id:016x}"
-        fields.setdefault("trace_id", trace_id)
-        fields.setdefault("span_id", span_id)
-        return True
-
-
-_FIELDS = _Fields()
-
-
-def get_logger(name: str) -> logging.Logger:
-    """``logging.getLogger(name)`` with the SDK's structured fields on every record. The
-    filter runs only for records that are emitted: a disabled level costs nothing more."""
-    logger = logging.getLogger(name)
-    if _FIELDS not in logger.filters:
-        logger.addFilter(_FIELDS)
-    return logger
