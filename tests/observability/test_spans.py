@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -161,3 +162,28 @@ def test_a_failed_item_marks_its_spans_failed_with_the_error_type(
     points = [p for p in telemetry.points("connector_sdk.operation.duration")
               if p.attributes.get("error.type") == "APIError"]
     assert sum(p.count for p in points) == 1
+
+
+def test_a_step_call_run_alone_has_its_own_step_span_as_in_a_temporal_activity(
+    telemetry: Telemetry, tmp_path: Path
+) -> None:
+    """The Temporal activity runs ``run_step_call`` with no run or step span around it: the
+    call opens the step (or item) span itself, with the operation and HTTP spans below."""
+    from connector_sdk._workflows.step import StepCall, run_step_call
+
+    with Runtime(sandbox=True, home=tmp_path) as runtime:
+        outcome = asyncio.run(run_step_call(runtime, StepCall(
+            step="games", operation="twitch.get_top_games", authentication="twitch",
+            input={"first": 2}, max_pages=1)))
+        item = asyncio.run(run_step_call(runtime, StepCall(
+            step="users", operation="twitch.get_users", authentication="twitch",
+            input={"login": ["nobody"]}, item=3)))
+    assert outcome.status == "succeeded" and item.status == "succeeded"
+    (step,) = telemetry.named("step games")
+    assert step.parent is None
+    assert step.attributes["connector_sdk.operation"] == "twitch.get_top_games"
+    (call,) = telemetry.children(step)
+    assert call.name == "twitch.get_top_games"
+    (one,) = telemetry.named("item users")
+    assert one.parent is None and one.attributes["connector_sdk.item"] == 3
+    assert [s.name for s in telemetry.children(one)] == ["twitch.get_users"]
