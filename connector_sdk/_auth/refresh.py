@@ -120,14 +120,13 @@ class StoredTokens:
 
         async def fetch() -> Token:
             record, tokens = await asyncio.to_thread(self._record, authentication)
-            request = self._request(authentication, tokens)
+            flow = self._flow(authentication, self._request(authentication, tokens))
             try:
-                grant = await drive(self._flow(authentication, request))
+                answer: TokenGrant | TokenEndpointError = await drive(flow)
             except TokenEndpointError as error:
-                return await asyncio.to_thread(self._refused, key, authentication, record,
-                                               error)
-            return await asyncio.to_thread(self._rotate, key, authentication, record,
-                                           tokens, grant)
+                answer = error
+            return await asyncio.to_thread(self._settle, key, authentication, record, tokens,
+                                           answer)
 
         return await lead_async(key, self._store(), self._lease, clock=self._clock,
                                 read=read, fetch=fetch)
@@ -135,12 +134,19 @@ class StoredTokens:
     def _refresh_with(self, key: str, authentication: Authentication,
                       drive: Callable[[FetchFlow], TokenGrant]) -> Token:
         record, tokens = self._record(authentication)
-        request = self._request(authentication, tokens)
+        flow = self._flow(authentication, self._request(authentication, tokens))
         try:
-            grant = drive(self._flow(authentication, request))
+            answer: TokenGrant | TokenEndpointError = drive(flow)
         except TokenEndpointError as error:
-            return self._refused(key, authentication, record, error)
-        return self._rotate(key, authentication, record, tokens, grant)
+            answer = error
+        return self._settle(key, authentication, record, tokens, answer)
+
+    def _settle(self, key: str, authentication: Authentication, record: AuthenticationRecord,
+                tokens: UserTokens, answer: TokenGrant | TokenEndpointError) -> Token:
+        """The refresh's outcome written to the store: rotated tokens, or a refusal."""
+        if isinstance(answer, TokenEndpointError):
+            return self._refused(key, authentication, record, answer)
+        return self._rotate(key, authentication, record, tokens, answer)
 
     def _request(self, authentication: Authentication, tokens: UserTokens) -> TokenRequest:
         if tokens.refresh_token is None:

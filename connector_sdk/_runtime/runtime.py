@@ -385,7 +385,9 @@ class Runtime:
                 from .._auth.revocation import revoke
 
                 for authentication in self._tokens.held():
-                    if authentication.service.auth.revocation is not None:
+                    # a user's (authorization-code) token is stored and shared: kept
+                    if authentication.service.auth.revocation is not None \
+                            and authentication.grant != "authorization_code":
                         revoke(authentication, self._tokens, self.http)  # never raises
             self._tokens.close()
         close_cache = getattr(self._owned_cache, "close", None)

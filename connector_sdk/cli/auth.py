@@ -136,7 +136,8 @@ def _test(args: argparse.Namespace) -> int:
         token = runtime.get_token(authentication)
         remaining = None if token.expires_at is None else token.expires_at - time.time()
         revoked = None
-        if authentication.service.auth.revocation is not None and runtime.revoke_on_close:
+        if authentication.service.auth.revocation is not None and runtime.revoke_on_close \
+                and authentication.grant != "authorization_code":  # a user's token is kept
             # The token would outlive this process unused (Twitch: about 60 days): revoke it.
             # Not with a shared cache (revoke_on_close false): the fleet may be using it.
             from .._auth.revocation import revoke

@@ -138,3 +138,22 @@ def test_the_whole_flow_over_a_loopback_sandbox_server(
         assert token.token_type == "Bearer"
         assert_no_canary(repr(record) + repr(token), begun.state,
                          dict(parse_qsl(urlsplit(callback).query))["code"])
+
+
+def test_closing_a_runtime_keeps_a_users_stored_token(environ: dict[str, str]) -> None:
+    from connector_twitch.emulator import TwitchSandbox
+
+    twitch = TwitchSandbox()
+    with SandboxServer(twitch) as server:
+        with Runtime(environ=environ, sandbox_url=server.url) as first:
+            begun = first.begin_authorization("twitch", "viewer", twitch.parameters(),
+                                              redirect_url=CALLBACK)
+            first.complete_authorization(_consent_over_http(server, begun.url))
+            first.get_token("viewer")
+            assert first.revoke_on_close  # an app token would be revoked on close
+        assert twitch.requests_by_path["/oauth2/revoke"] == 0
+        twitch.reset_counters()
+        with Runtime(environ=environ, sandbox_url=server.url) as second, \
+                second.client("viewer") as client:
+            assert client.get("/users").status_code == 200
+        assert twitch.token_requests == 0  # the stored token was still good: no refresh
