@@ -275,3 +275,24 @@ def test_a_denied_consent_stores_nothing_and_says_so(serve: Any, page: Any,
     assert "You did not approve access" in page.content()
     assert served.runtime.list_authentications() == []
     _shot(page, artifacts, "denied")
+
+
+def test_the_form_is_filled_and_sent_with_the_keyboard_alone(serve: Any, page: Any) -> None:
+    served = serve()
+    parameters = served.runtime.emulator("shopify").parameters()
+    page.goto(mint_link(served.config, "acme", "shopify", "keyboard"))
+    focused = []
+    for value in (parameters["shopify_url"], parameters["client_id"],
+                  parameters["client_secret"], None):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.labels[0].textContent.trim()"))
+        if value is not None:
+            page.keyboard.type(value)
+    assert focused == ["Shop domain", "Client ID", "Client secret",
+                       "Admin API version (optional)"]
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Save and test"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"  # the focus is visible
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=is connected")
