@@ -236,6 +236,13 @@ def test_a_docs_screenshot_is_in_the_repository() -> None:
 
 
 
+def _connect(page: Any) -> Any:
+    """Press Connect: the consent opens in a new window (a consent page refuses frames)."""
+    with page.context.expect_page() as opened:
+        page.get_by_role("button", name="Connect").click()
+    return opened.value
+
+
 def test_a_twitch_user_connects_through_the_consent_page(
         serve: Any, page: Any, artifacts: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
@@ -245,15 +252,17 @@ def test_a_twitch_user_connects_through_the_consent_page(
     assert page.get_by_role("heading", level=1).inner_text() == "Connect Twitch Helix"
     assert page.locator("input:not([type=hidden])").count() == 0  # all fixed by the platform
     _shot(page, artifacts, "connect")
-    page.get_by_role("button", name="Connect").click()
-    page.wait_for_url(f"{served.sandbox.url}/**")
-    _shot(page, artifacts, "consent")
-    page.get_by_role("button", name="Approve").click()
-    page.wait_for_selector("text=is connected")
-    assert page.url.startswith(f"{served.origin('acme')}/oauth2/callback")
-    assert page.get_by_role("heading", level=1).inner_text() == "Twitch Helix is connected"
-    assert _serious(page) == []
-    _shot(page, artifacts, "connected")
+    consent = _connect(page)
+    recorder_consent = _Recorder(consent)
+    consent.wait_for_url(f"{served.sandbox.url}/**")
+    _shot(consent, artifacts, "consent")
+    consent.get_by_role("button", name="Approve").click()
+    consent.wait_for_selector("text=is connected")
+    assert consent.url.startswith(f"{served.origin('acme')}/oauth2/callback")
+    assert consent.get_by_role("heading", level=1).inner_text() == "Twitch Helix is connected"
+    assert _serious(consent) == []
+    _shot(consent, artifacts, "connected")
+    recorder.answers += recorder_consent.answers
     (record,) = served.runtime.list_authentications()
     assert (record.name, record.service, record.grant) == ("acme-twitch", "twitch",
                                                            "authorization_code")
@@ -267,14 +276,14 @@ def test_a_denied_consent_stores_nothing_and_says_so(serve: Any, page: Any,
                                                      artifacts: Path) -> None:
     served = serve_code(serve, "twitch", "acme")
     page.goto(mint_link(served.config, "acme", "twitch", "acme-twitch"))
-    page.get_by_role("button", name="Connect").click()
-    page.wait_for_url(f"{served.sandbox.url}/**")
-    page.get_by_role("button", name="Deny").click()
-    page.wait_for_selector("text=The connection was not made")
-    assert page.url.startswith(served.origin("acme"))
-    assert "You did not approve access" in page.content()
+    consent = _connect(page)
+    consent.wait_for_url(f"{served.sandbox.url}/**")
+    consent.get_by_role("button", name="Deny").click()
+    consent.wait_for_selector("text=The connection was not made")
+    assert consent.url.startswith(served.origin("acme"))
+    assert "You did not approve access" in consent.content()
     assert served.runtime.list_authentications() == []
-    _shot(page, artifacts, "denied")
+    _shot(consent, artifacts, "denied")
 
 
 def test_the_form_is_filled_and_sent_with_the_keyboard_alone(serve: Any, page: Any) -> None:
@@ -296,3 +305,19 @@ def test_the_form_is_filled_and_sent_with_the_keyboard_alone(serve: Any, page: A
     assert outline == "solid"  # the focus is visible
     page.keyboard.press("Enter")
     page.wait_for_selector("text=is connected")
+
+
+def test_connect_from_inside_the_platforms_frame_opens_the_consent_in_a_window(
+        serve: Any, page: Any, parent: tuple[int, Any]) -> None:
+    port, _ = parent
+    served = serve_code(lambda **options: serve(frame_port=port, **options), "twitch", "acme")
+    frame = _framed(page, f"http://app.localhost:{port}",
+                    mint_link(served.config, "acme", "twitch", "framed-twitch"))
+    frame.wait_for_selector("h1")
+    with page.context.expect_page() as opened:
+        frame.get_by_role("button", name="Connect").click()
+    consent = opened.value
+    consent.get_by_role("button", name="Approve").click()
+    consent.wait_for_selector("text=is connected")
+    assert consent.url.startswith(served.origin("acme"))
+    assert [r.name for r in served.runtime.list_authentications()] == ["framed-twitch"]
