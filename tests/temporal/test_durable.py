@@ -306,3 +306,21 @@ def test_a_permanent_error_fails_the_step_at_once_with_the_local_message(
     text = [cli(env, "run", flow, "--input", given, *args).stdout.splitlines()[-2:]
             for args in (workers.run_args(), [])]
     assert text[0] == text[1]
+
+
+def test_an_unknown_authentication_fails_the_run_before_any_step_as_locally(
+    tmp_path: Path, temporal: DevServer, workers_factory: Callable[..., Workers],
+    twitch: tuple[SlowTwitch, SandboxServer], canary: str
+) -> None:
+    emulator, server = twitch
+    env = setup(tmp_path, server, canary)
+    workers = workers_factory(env, temporal).start(1)
+    flow = write(tmp_path, "f.yaml", FANOUT.replace("CONCURRENCY", "1").replace(
+        "authentication: twitch", "authentication: nobody"))
+    given = "ids=" + json.dumps([USERS[0]["id"]])
+    remote = cli(env, "run", flow, "--input", given, "--format", "json", *workers.run_args())
+    local = cli(env, "run", flow, "--input", given, "--format", "json")
+    assert (remote.returncode, local.returncode) == (1, 1), remote.stderr[-2000:]
+    assert without_durations(report(remote)) == without_durations(report(local))
+    assert "nobody" in report(remote)["error"]["message"]
+    assert emulator.api_answers == 0 and emulator.token_requests == 0

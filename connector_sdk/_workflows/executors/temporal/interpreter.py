@@ -177,7 +177,9 @@ class RunWorkflow:
         outputs: dict[str, Any] = {}
         results = {s.id: StepResult(s.id, s.operation, s.authentication) for s in wf.steps}
         status, error = "succeeded", None
-        failed = await workflow.execute_activity(
+        # a local activity: a store lookup on this worker, recorded as a marker, without the
+        # server round trip a scheduled activity costs before the first step
+        failed = await workflow.execute_local_activity(
             "connector-sdk.check_authentications",
             [{"id": s.id, "operation": s.operation, "authentication": s.authentication}
              for s in wf.steps],
