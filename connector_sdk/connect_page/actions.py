@@ -41,10 +41,12 @@ log = logging.getLogger("connector_sdk.connect_page")
 
 @dataclass
 class Refusal(Exception):
-    """Why a post did not connect: ``fields`` by parameter name, ``general`` otherwise."""
+    """Why a post did not connect: ``fields`` by parameter name, ``general`` otherwise;
+    ``token_request`` when the provider was asked (and refused)."""
 
     fields: dict[str, list[str]] = field(default_factory=dict)
     general: list[str] = field(default_factory=list)
+    token_request: bool = False
 
 
 def grant_of(service: Service, choice: ServiceChoice) -> str:
@@ -74,7 +76,7 @@ def _refusal(service: Service, exc: ConnectorSDKError) -> Refusal:
         return Refusal(general=[f"{exc}: ask for a new link with another connection name"])
     if isinstance(exc, TokenError):
         return Refusal(general=[f"{service.title} did not give a token with these values, so"
-                                f" nothing was saved: {exc}"])
+                                f" nothing was saved: {exc}"], token_request=True)
     return Refusal(general=[str(exc)])
 
 

@@ -66,6 +66,9 @@ _REFUSED = {
     "domain": ("This page is on the wrong domain",
                "The link belongs to another organisation's domain: open the link exactly as"
                " the platform gave it."),
+    "attempts": ("Too many attempts",
+                 "The provider refused the values several times: check them where you got"
+                 " them, then ask for a new link."),
     "cross-site": ("This form could not be accepted",
                    "It was sent from another site: open a new link and fill in the form"
                    " on this page."),
@@ -122,6 +125,8 @@ def _hostname(request: Request) -> str:
     return (urllib.parse.urlsplit(f"//{host}").hostname or "").lower()
 
 
+#: Refused token requests one page session may make; the last one spends it.
+MAX_TOKEN_FAILURES = 5
 #: Our forms are a few short fields; a larger body is not one of them (and is not read).
 MAX_FORM_BYTES = 64 * 1024
 
@@ -212,6 +217,12 @@ class _Page:
             action=request.url.path, page_token=self.signer.page_token(session),
             csrf_token=self.signer.csrf_token(session))
 
+    def _count_failure(self, session: PageSession) -> bool:
+        """Record one refused token request of ``session``; False once it had
+        ``MAX_TOKEN_FAILURES`` (a page is not a way to try secrets at the provider)."""
+        return any(self.spent.claim(f"failure:{session.id}:{n}", session.expires_at)
+                   for n in range(MAX_TOKEN_FAILURES - 1))
+
     async def show(self, request: Request) -> Response:
         try:
             session = self.signer.open_link(request.query_params.get("session"))
@@ -256,6 +267,9 @@ class _Page:
                 await run_in_threadpool(actions.connect_client_credentials, self.runtime,
                                         service, choice, session.name, typed.values)
         except actions.Refusal as refusal:
+            if refusal.token_request and not await run_in_threadpool(
+                    self._count_failure, session):
+                return self.refused(request, "attempts")  # the page session stays spent
             await run_in_threadpool(self.spent.release, claim)
             return self.form(request, session, org, shown=typed.shown, refusal=refusal,
                              status=400)

@@ -307,3 +307,18 @@ def test_an_internal_error_is_a_plain_500_with_the_security_headers(
     assert "a bug" not in answer.text and canary not in answer.text
     assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
     assert answer.headers["cache-control"] == "no-store"
+
+
+def test_a_page_session_allows_five_refused_token_requests(serve: Any) -> None:
+    served = serve()
+    emulator = served.runtime.emulator("shopify")
+    with _client(served) as client:
+        page, csrf = _open(served, client)
+        before = emulator.token_requests
+        answers = [client.post("/", data={"page": page, "csrf": csrf, **_shop(served),
+                                          "client_secret": f"guess-{n}"}) for n in range(6)]
+    assert [a.status_code for a in answers] == [400, 400, 400, 400, 403, 403]
+    assert "Too many attempts" in answers[4].text
+    assert "already been used" in answers[5].text
+    assert emulator.token_requests == before + 5  # the sixth never reached the provider
+    assert served.runtime.list_authentications() == []
