@@ -32,7 +32,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from .._errors import ConfigError, ConnectorSDKError
+from .._auth.parameters import validate_parameters
+from .._errors import ConfigError, ConnectorSDKError, ParameterError
 from .._manifest.model import Service
 from . import actions
 from .config import SETTING, Branding, ConnectPageConfig, Organisation
@@ -115,9 +116,22 @@ def check_services(config: ConnectPageConfig, runtime: Runtime) -> None:
                     problems.append(f"{choice.where}: fixed parameter '{name}' is secret: write"
                                     f" it as '@env:VARIABLE' and set the variable, never in"
                                     " clear in the file")
+            problems += [f"{choice.where}: fixed parameter '{name}' {reason}"
+                         for name, reason in _fixed_problems(service, choice.fixed)]
     if problems:
         raise ConfigError(f"{config.source}: the configuration does not fit the installed"
                           " services:\n  " + "\n  ".join(problems), setting=SETTING)
+
+
+def _fixed_problems(service: Service, fixed: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The schema's reasons against the fixed values themselves (the others are typed
+    later), from the runtime's own check, which never quotes a value."""
+    try:
+        validate_parameters(service, fixed)
+    except ParameterError as exc:
+        return [(name, ", ".join(reasons)) for name, reasons in sorted(exc.fields.items())
+                if name in fixed]
+    return []
 
 
 def _hostname(request: Request) -> str:

@@ -135,3 +135,13 @@ def test_patterns_outside_the_shared_subset_get_no_browser_check(pattern: str) -
         assert browser_pattern(pattern) == r"[\s\S]*(?:^[a-z])[\s\S]*"
         return
     assert browser_pattern(pattern) is None
+
+
+def test_a_fixed_value_the_schema_refuses_is_a_start_up_error(tmp_path: Path) -> None:
+    services = "      shopify: {fixed: {shopify_url: not-a-shop}}"
+    config = load_config(_config(tmp_path, ("      shopify: {grant: client_credentials}",
+                                            services)), environ=ENV)
+    with Runtime(home=tmp_path / "home") as runtime, pytest.raises(ConfigError) as caught:
+        check_services(config, runtime)
+    assert "connect-page.yaml:11: fixed parameter 'shopify_url' does not match the pattern" \
+        in str(caught.value)
