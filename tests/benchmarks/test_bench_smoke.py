@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[2]
-SECTIONS = ("overhead", "concurrency", "throughput", "startup", "memory", "temporal")
+SECTIONS = ("overhead", "concurrency", "throughput", "startup", "memory", "temporal", "tracing")
 
 
 @pytest.mark.slow
