@@ -1,4 +1,5 @@
-"""``connector-sdk schema manifest|workflow``: the JSON Schemas, for editors and other tools.
+"""``connector-sdk schema manifest|workflow|redirects|connect-page``: the JSON Schemas, for
+editors and other tools.
 
 Prints the schema the validator uses (package data, JSON Schema 2020-12, ``$schema`` the
 dialect's real URL ``https://json-schema.org/draft/2020-12/schema``), so an editor can be
@@ -20,11 +21,15 @@ import sys
 from pathlib import Path
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+#: The packaged schemas, by the name the command takes.
+KINDS = ("manifest", "workflow", "redirects", "connect-page")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=("manifest", "workflow"),
-                        help="which schema: service manifests or workflow files")
+    parser.add_argument("kind", choices=KINDS,
+                        help="which schema: service manifests, workflow files, the redirect"
+                             " configuration (CONNECTOR_SDK_REDIRECTS) or the connect page's"
+                             " configuration")
     parser.add_argument("--output", "-o", type=Path, metavar="FILE",
                         help="write the schema to FILE instead of stdout")
 

@@ -82,7 +82,7 @@ def test_an_invalid_manifest_or_unknown_service_is_an_error_naming_it(
     assert "no such manifest file" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("kind", ["manifest", "workflow"])
+@pytest.mark.parametrize("kind", ["manifest", "workflow", "redirects", "connect-page"])
 def test_schema_prints_the_packaged_schema_with_the_dialect_url(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str,
 ) -> None:
