@@ -17,12 +17,13 @@ loopback (its bucket made large enough never to answer 429). Three contenders ru
 Each contender first runs once untimed (its cold run: tokens, connections, workflow caches);
 then every round runs the three in a rotating order, so machine noise hits all alike.
 Figures: the median wall time of each, the median of the per-round ratios temporal/floor
-(target <= 1.10x) and local/floor, the token requests the emulator saw for each contender's
-cold run and over the timed rounds (target: one for the fleet of two SDK workers, through
-the shared cache; the floor has no shared cache, so one per worker), and how many worker
-processes ran items. ``--quick`` runs 20 items for one round: a smoke test that judges no
-timing. Redis is ``--redis``, else ``CONNECTOR_SDK_TEST_REDIS_URL``, else a ``redis-server``
-started here. See docs/temporal.md.
+(target <= 1.10x) and local/floor, the CPU time the two worker processes used per run (less
+sensitive to a loaded machine than wall time), the token requests the emulator saw for each
+contender's cold run and over the timed rounds (target: one for the fleet of two SDK
+workers, through the shared cache; the floor has no shared cache, so one per worker), and how
+many worker processes ran items. ``--quick`` runs 20 items for one round: a smoke test that
+judges no timing. Redis is ``--redis``, else ``CONNECTOR_SDK_TEST_REDIS_URL``, else a
+``redis-server`` started here. See docs/temporal.md.
 """
 
 from __future__ import annotations
@@ -171,7 +172,20 @@ class Contenders:
             raise SystemExit(f"a run did not succeed: {status}, {statuses[:5]}…, {error}")
 
 
-async def measure(contenders: Contenders, emulator: Emulator, rounds: int) -> dict[str, Any]:
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes ``pids`` have used (Linux ``/proc``; 0 else)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return 0.0
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(contenders: Contenders, emulator: Emulator, rounds: int,
+                  pids: dict[str, list[int]]) -> dict[str, Any]:
     await contenders.connect()
     calls: dict[str, Callable[[], Awaitable[None]]] = {
         "temporal": contenders.temporal, "floor": contenders.floor, "local": contenders.local}
@@ -185,17 +199,20 @@ async def measure(contenders: Contenders, emulator: Emulator, rounds: int) -> di
     workers = {name: await identities(contenders.clients[name], contenders.last[name])
                for name in ("temporal", "floor")}
     samples: dict[str, list[float]] = {name: [] for name in calls}
+    cpu: dict[str, list[float]] = {name: [] for name in pids}
     warm_tokens = dict.fromkeys(calls, 0)
     names = list(calls)
     for index in range(rounds):
         for name in names[index % 3:] + names[:index % 3]:
-            before = emulator.tokens()
+            before, used = emulator.tokens(), cpu_seconds(pids.get(name, []))
             started = time.perf_counter()
             await calls[name]()
             samples[name].append(time.perf_counter() - started)
+            if name in pids:
+                cpu[name].append(cpu_seconds(pids[name]) - used)
             warm_tokens[name] += emulator.tokens() - before
     return {"cold": cold, "samples": samples, "warm_token_requests": warm_tokens,
-            "workers": workers}
+            "workers": workers, "worker_cpu": cpu}
 
 
 def section_from(figures: dict[str, Any], *, quick: bool) -> Section:
@@ -208,14 +225,16 @@ def section_from(figures: dict[str, Any], *, quick: bool) -> Section:
              f"{ratios[name]:.3f}x" if name in ratios else "1 (floor)",
              f"{cold[name]['seconds'] * 1000:.0f}", str(int(cold[name]["token_requests"])),
              str(figures["warm_token_requests"][name]),
-             str(figures["workers"].get(name, "- (in process)")))
+             str(figures["workers"].get(name, "- (in process)")),
+             f"{median(figures['worker_cpu'][name]) * 1000:.0f}"
+             if name in figures["worker_cpu"] else "-")
             for name in ("temporal", "floor", "local")]
     section = Section("temporal", figures={**figures, "ratios": ratios})
     section.tables.append(Table(
         f"6. {figures['items']}-item foreach, concurrency {figures['concurrency']}, two worker"
         f" processes each, median of {figures['rounds']} interleaved round(s)",
         ("contender", "median ms", "vs floor (per round)", "cold ms", "tokens cold",
-         "tokens timed", "workers"), rows))
+         "tokens timed", "workers", "worker CPU ms"), rows))
     tokens = int(cold["temporal"]["token_requests"])
     section.targets.append(judge("temporal: SDK workers / bare temporalio floor",
                                  ratios["temporal"], "<= 1.10x", ratios["temporal"] <= 1.10,
@@ -311,7 +330,9 @@ def main() -> int:
         contenders = Contenders(env, flow, ids, args.concurrency,
                                 {"temporal": sdk.queue, "floor": floor.queue}, server.address)
         try:
-            figures = asyncio.run(measure(contenders, emulator, args.rounds))
+            figures = asyncio.run(measure(contenders, emulator, args.rounds, {
+                name: [p.pid for p in fleet.processes] for name, fleet in
+                (("temporal", sdk), ("floor", floor))}))
         finally:
             contenders.runtime.close()
     finally:
