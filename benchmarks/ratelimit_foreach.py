@@ -134,5 +134,34 @@ def main() -> None:
     save("ratelimit_foreach", {"limit": limit, "window": window, "runs": runs})
 
 
+def run(server: Any = None, *, quick: bool = False) -> Any:
+    """Section 3b of ``run.py``: Twitch's real bucket (800 per 60 s) at 1,000 items and the
+    ten-times-faster one at 10,000; ``--quick``: 300 items against 100 per 2 s."""
+    from _sections import Section, Table, judge
+
+    plans = [(300, 100, 2.0)] if quick else [(1000, 800, 60.0), (10_000, 800, 6.0)]
+    section = Section("ratelimit", figures={"runs": []})
+    with tempfile.TemporaryDirectory(prefix="bench-ratelimit-") as tmp:
+        for n, (items, limit, window) in enumerate(plans):
+            figures = run_foreach(items, limit=limit, window=window, concurrency=50,
+                                  home=Path(tmp) / str(n))
+            section.figures["runs"].append({**figures, "limit": limit, "window": window})
+            section.tables.append(Table(
+                f"3b. foreach under a {limit}-point bucket refilled over {window:g} s,"
+                " concurrency 50", ("items", "elapsed", "bucket allows", "ratio", "failed",
+                                    "RateLimitError", "429s"),
+                rows_for([figures], limit, window)))
+            allowed = allowed_seconds(items, limit, window)
+            ratio = figures["elapsed"] / allowed if allowed else float("nan")
+            section.targets.append(judge(
+                f"foreach {items:,} items under {limit}/{window:g} s: elapsed / bucket allows",
+                ratio, "<= 1.10x", ratio <= 1.10, timed=True, quick=quick))
+            section.targets.append(judge(
+                f"foreach {items:,} items under {limit}/{window:g} s: failed items",
+                str(figures["failed"]), "0", figures["failed"] == 0, timed=False,
+                quick=quick))
+    return section
+
+
 if __name__ == "__main__":
     main()

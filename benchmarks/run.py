@@ -6,7 +6,8 @@ ratios to raw httpx (the floor), a table of targets, and writes every raw figure
 
     python benchmarks/run.py [--quick] [--only NAME ...] [--json PATH]
 
-Sections: overhead (1), concurrency (2), throughput (3), startup (4: CLI start-up and
+Sections: overhead (1), concurrency (2), throughput (3), ratelimit (3b: a foreach under the
+provider's bucket, benchmarks/ratelimit_foreach.py), startup (4: CLI start-up and
 validation), memory (5), temporal (6: a foreach on Temporal workers against a bare temporalio
 floor, benchmarks/temporal_fanout.py), tracing (7: the warm call with telemetry off, the
 OpenTelemetry API alone and the SDK, benchmarks/tracing_overhead.py). ``--quick`` runs each
@@ -36,6 +37,7 @@ from typing import Any
 import concurrency
 import memory
 import overhead
+import ratelimit_foreach
 import startup
 import temporal_fanout
 import throughput
@@ -45,8 +47,8 @@ from _sections import Section, Table, judge, print_targets, unavailable
 from _server import ServerProcess
 
 ROOT = Path(__file__).parents[1]
-SECTIONS = ("overhead", "concurrency", "throughput", "startup", "memory", "temporal",
-            "tracing")
+SECTIONS = ("overhead", "concurrency", "throughput", "ratelimit", "startup", "memory",
+            "temporal", "tracing")
 
 
 def startup_section(server: ServerProcess, *, quick: bool = False) -> Section:
@@ -56,7 +58,7 @@ def startup_section(server: ServerProcess, *, quick: bool = False) -> Section:
 
     from connector_sdk.cli._validation import validate_paths
 
-    rounds, count, auths = (1, 10, 100) if quick else (15, 500, 10_000)
+    rounds, count, auths = (1, 10, 100) if quick else (15, 1000, 10_000)
     exe = shutil.which("connector-sdk", path=str(Path(sys.executable).parent))
     if exe is None:
         return unavailable("startup", "connector-sdk is not installed beside this python"
@@ -96,6 +98,7 @@ RUNNERS: dict[str, Callable[..., Section]] = {
     "overhead": overhead.run,
     "concurrency": concurrency.run,
     "throughput": throughput.run,
+    "ratelimit": ratelimit_foreach.run,
     "startup": startup_section,
     "memory": memory.run,
     "temporal": temporal_fanout.run,

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[2]
-SECTIONS = ("overhead", "concurrency", "throughput", "startup", "memory", "temporal", "tracing")
+SECTIONS = ("overhead", "concurrency", "throughput", "ratelimit", "startup", "memory",
+            "temporal", "tracing")
 
 
 @pytest.mark.slow
