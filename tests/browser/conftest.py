@@ -3,7 +3,7 @@ Playwright's Python client through ``executable_path`` (no browser is ever downl
 
 Fixtures:
 
-* ``chromium``: a Playwright ``Browser`` for the session (headless, the flags below; each
+* ``chromium``: a Playwright ``Browser`` for each test module (headless, the flags below; each
   ``new_context()`` is a fresh profile, so nothing is shared between tests).
 * ``artifacts_dir``: where a test keeps screenshots. ``$CONNECTOR_SDK_TEST_ARTIFACTS/browser``
   when that variable is set (CI keeps the directory), else a pytest temporary directory.
@@ -40,7 +40,9 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while sync Playwright runs, its event loop is the running loop
+# of the main thread, so every later test calling asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     """Debian's Chromium, headless, through Playwright (a ``playwright.sync_api.Browser``)."""
     missing = _missing()
