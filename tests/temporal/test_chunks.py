@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ pytest.importorskip("temporalio")
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Replayer, Worker
 
 from connector_sdk._workflows.executors.temporal import client as engine
@@ -208,3 +210,56 @@ def test_a_1000_item_foreach_in_chunks_of_50_runs_every_item_once_in_order(
     chunk_summaries = summaries
     assert [s["count"] for s in chunk_summaries] == [50] * 20
     assert all(s["outputs"] is None and s["failed"] == 0 for s in chunk_summaries)
+
+
+class SlowTwitch(TwitchSandbox):
+    """Answers each API request after ``delay`` seconds, so a chunk is still running when
+    the test terminates it."""
+
+    delay = 0.3
+
+    def handle(self, request: Any) -> Any:
+        if request.url.path.startswith("/helix/"):
+            time.sleep(self.delay)
+        return super().handle(request)
+
+
+def test_a_terminated_chunk_fails_its_items_and_the_run_reads_back_without_error(
+    tmp_path: Path, temporal: DevServer, workers_factory: Callable[..., Workers], canary: str
+) -> None:
+    twitch = SlowTwitch(clients={TWITCH_CLIENT_ID: canary}, rate_limit=10**9)
+    with SandboxServer(twitch) as server:
+        env = base_env(tmp_path, CONNECTOR_SDK_SANDBOX_URL=server.url, TWITCH_SECRET=canary)
+        created = cli(env, "auth", "create", "twitch", "--name", "twitch", "--param",
+                      f"client_id={TWITCH_CLIENT_ID}", "--param",
+                      "client_secret=@env:TWITCH_SECRET")
+        assert created.returncode == 0, created.stderr
+        workers = workers_factory(env, temporal).start(1)
+        flow = tmp_path / "chunked.yaml"
+        flow.write_text(FANOUT.split("outputs:")[0].replace("CONCURRENCY", "1"))
+        ids = [u["id"] for u in twitch.data.users[:20]]
+
+        async def go() -> Any:
+            client = await engine.connect(temporal.address, key=load_payload_key(env))
+            with Runtime(environ=env) as runtime:
+                wf = load_workflow(flow, services=runtime.services)
+                request = engine.run_request(runtime, wf, {"ids": ids}, chunk_items=5)
+            run_id = await engine.start_run(client, request, task_queue=workers.queue)
+            chunk = client.get_workflow_handle(f"{run_id}/users/0")
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    await chunk.describe()
+                    break
+                except RPCError:  # not started yet
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.1)
+            await chunk.terminate(reason="the test stops it")
+            return await asyncio.wait_for(engine.result_of(client, run_id), 300)
+
+        result = asyncio.run(go())
+    assert result.status == "failed"
+    step = result.steps["users"]
+    assert "users/0" in step.error["message"]
+    assert [i.status for i in step.items] == ["failed"] * 5 + ["skipped"] * 15
+    assert twitch.api_requests < 20  # the later chunks never started

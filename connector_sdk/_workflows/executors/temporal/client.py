@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from ...._errors import WorkflowError
@@ -130,19 +131,22 @@ async def assemble(client: Client, value: dict[str, Any]) -> RunResult:
     run = result_from_dict(data, value.get("order"))
     steps = run.steps
     for step_id, children in value.get("chunks", {}).items():
+        status, error = steps[step_id].status, steps[step_id].error
+        total = int(data["steps"][step_id]["total"])
+        size = int(data["steps"][step_id].get("chunk_items") or total)
         outcomes: list[dict[str, Any] | None] = []
         for child in children:
-            outcomes.extend(await client.get_workflow_handle(child).result())
-        total = _items_of(data, step_id, len(outcomes))
+            try:
+                outcomes.extend(await client.get_workflow_handle(child).result())
+            except (WorkflowFailureError, RPCError) as exc:  # terminated, or never started
+                report = {**(error or {}), "message": f"chunk {child} did not finish:"
+                                                      f" {getattr(exc, 'cause', None) or exc}"}
+                outcomes.extend([{"status": "failed", "error": report, "duration_ms": 0.0}]
+                                * min(size, total - len(outcomes)))
         outcomes.extend([None] * (total - len(outcomes)))
-        status, error = steps[step_id].status, steps[step_id].error
         apply_outcomes(steps[step_id], outcomes)
         steps[step_id].status, steps[step_id].error = status, error
     return run
-
-
-def _items_of(data: dict[str, Any], step_id: str, read: int) -> int:
-    return int(data["steps"][step_id].get("total", read))
 
 
 async def describe(client: Client, workflow_id: str) -> dict[str, Any]:

@@ -283,7 +283,7 @@ class RunWorkflow:
         out = run.as_dict()
         for step_id, total in self.totals.items():
             step = out["steps"][step_id]
-            step["total"] = total
+            step["total"], step["chunk_items"] = total, self.chunk_items
             step["items"] = step["output"] = None
         size = len(json.dumps(out, separators=(",", ":"), default=str))
         if size > MAX_RESULT_BYTES:
