@@ -142,8 +142,9 @@ class Runtime:
             settings = replace(settings, allow_loopback=loopback or settings.allow_loopback)
         self.http = settings
         self._store = store
-        cache = token_cache or first_result(self.plugins.manager, "token_cache",
-                                            config=self.config)
+        # "is None", not "or": an empty MemoryTokenCache has len() 0 and is falsy
+        cache = token_cache if token_cache is not None else first_result(
+            self.plugins.manager, "token_cache", config=self.config)
         self.revoke_on_close = isinstance(cache, MemoryTokenCache) if revoke_on_close is None \
             else revoke_on_close
         self._token_cache = cache

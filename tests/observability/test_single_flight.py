@@ -78,3 +78,21 @@ def test_a_token_from_the_shared_cache_is_a_hit_without_a_request(
     assert telemetry.children(hit) == []
     assert telemetry.total("connector_sdk.token.cache", **{"connector_sdk.token.cache": "hit"}
                            ) == 1
+
+
+def test_two_runtimes_given_one_empty_cache_share_it(
+    telemetry: Telemetry, emulator: Callable[..., Any], tmp_path: Path
+) -> None:
+    """An empty ``MemoryTokenCache`` is falsy (it has a length): the runtime must still use
+    it, so the second runtime's lookup is a cache hit, not a second fetch."""
+    twitch = emulator("twitch")
+    inner = SandboxTransport(twitch)
+    cache = MemoryTokenCache()
+    settings = HttpSettings(transport=inner, async_transport=inner)
+    with Runtime(home=tmp_path / "a", http=settings, token_cache=cache) as first, \
+            Runtime(home=tmp_path / "b", http=settings, token_cache=cache) as second:
+        first.get_token(first.authentication("twitch", twitch.parameters()))
+        second.get_token(second.authentication("twitch", twitch.parameters()))
+        assert twitch.token_requests == 1
+    assert [s.attributes["connector_sdk.token.cache"] for s in telemetry.named("token ")
+            ] == ["miss", "hit"]
