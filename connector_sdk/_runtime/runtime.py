@@ -15,6 +15,7 @@ runtime that only calls APIs with ephemeral authentications never touches the di
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -149,6 +150,9 @@ class Runtime:
             else revoke_on_close
         self._token_cache = cache
         self._tokens: TokenManager | None = None
+        # Guards what is made on first use (token manager, store): threads that meet a new
+        # runtime at once must share one, or each would fetch its own token.
+        self._first_use = threading.RLock()
         self._token_manager_options = dict(token_manager_options or {})
         # A cache the hooks made (a Redis client, say) is the runtime's to close; one the
         # caller passed in stays the caller's.
@@ -162,13 +166,18 @@ class Runtime:
     def tokens(self) -> TokenManager:
         """The token manager (one cache, one single flight), made on first use: building it
         imports httpx and builds the SSL context, which commands that send nothing skip."""
-        if self._tokens is None:
-            from .._auth.manager import TokenManager
+        tokens = self._tokens
+        if tokens is None:
+            with self._first_use:
+                tokens = self._tokens
+                if tokens is None:
+                    from .._auth.manager import TokenManager
 
-            self._tokens = TokenManager(cache=self._token_cache, settings=self.http,
-                                        **self._token_manager_options)
-            self._tokens.bind_store(lambda: self.store)  # authorization-code tokens
-        return self._tokens
+                    tokens = TokenManager(cache=self._token_cache, settings=self.http,
+                                          **self._token_manager_options)
+                    tokens.bind_store(lambda: self.store)  # authorization-code tokens
+                    self._tokens = tokens
+        return tokens
 
     # -- services ---------------------------------------------------------------------------
 
@@ -185,14 +194,19 @@ class Runtime:
     def store(self) -> AuthenticationStore:
         """The authentication store, opened on first use through the ``authentication_store``
         hook (the built-in SQLite store answers last)."""
-        if self._store is None:
-            store = first_result(self.plugins.manager, "authentication_store",
-                                 config=self.config)
-            if store is None:
-                raise PluginError("no plugin provides an authentication store (is the built-in"
-                                  " plugin blocked by CONNECTOR_SDK_LOAD_PLUGINS?)")
-            self._store = store
-        return self._store
+        store = self._store
+        if store is None:
+            with self._first_use:
+                store = self._store
+                if store is None:
+                    store = first_result(self.plugins.manager, "authentication_store",
+                                         config=self.config)
+                    if store is None:
+                        raise PluginError("no plugin provides an authentication store (is the"
+                                          " built-in plugin blocked by"
+                                          " CONNECTOR_SDK_LOAD_PLUGINS?)")
+                    self._store = store
+        return store
 
     def authentication(
         self, service_id: str, parameters: Mapping[str, Any], *, name: str = "ephemeral"
