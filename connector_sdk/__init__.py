@@ -76,7 +76,7 @@ if TYPE_CHECKING:
     from ._workflows.executors.local import run_workflow, run_workflow_sync
     from ._workflows.loading import load_workflow
     from ._workflows.model import Workflow
-    from ._workflows.results import RunEvent, RunResult
+    from ._workflows.results import CallResult, JsonLinesSink, RunEvent, RunResult
     from .sandbox import Emulator
 
 __all__ = [
@@ -90,6 +90,7 @@ __all__ = [
     "AuthenticationStore",
     "AuthorizationError",
     "AuthorizationRequest",
+    "CallResult",
     "ConfigError",
     "ConnectorSDKError",
     "Emulator",
@@ -98,6 +99,7 @@ __all__ = [
     "EventLoopError",
     "HandlerRegistrar",
     "HttpSettings",
+    "JsonLinesSink",
     "ManifestError",
     "MissingScopesError",
     "NeedsReconsent",
@@ -184,6 +186,8 @@ _LAZY = {
     "PageLimits": "._operations.calls",
     "RateLimitPolicy": "._operations.ratelimit",
     "RevocationResult": "._auth.revocation",
+    "CallResult": "._workflows.results",
+    "JsonLinesSink": "._workflows.results",
     "RunEvent": "._workflows.results",
     "RunResult": "._workflows.results",
     "Runtime": "._runtime.runtime",

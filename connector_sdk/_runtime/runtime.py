@@ -162,10 +162,19 @@ class Runtime:
         #: ``RateLimitBucket`` may be placed here under the same key.
         self.rate_limiters: dict[tuple[str, str, str], Any] = {}
 
-    @property
-    def tokens(self) -> TokenManager:
-        """The token manager (one cache, one single flight), made on first use: building it
-        imports httpx and builds the SSL context, which commands that send nothing skip."""
+    if TYPE_CHECKING:
+        #: The token manager (one cache, one single flight): an attribute made on first use
+        #: (``__getattr__``), since building it imports httpx and builds the SSL context,
+        #: which commands that send nothing skip.
+        tokens: TokenManager
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "tokens":
+            self.tokens = self._token_manager()
+            return self.tokens
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _token_manager(self) -> TokenManager:
         tokens = self._tokens
         if tokens is None:
             with self._first_use:

@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from connector_twitch.emulator import TwitchSandbox
 
-from connector_sdk import load_workflow, run_workflow_sync
+from connector_sdk import CallResult, JsonLinesSink, load_workflow, run_workflow_sync
 from connector_sdk._workflows.executors import local
-from connector_sdk._workflows.results import CallResult, JsonLinesSink
 from connector_sdk._workflows.step import secrets_of
 
 MakeRuntime = Any  # conftest.make_runtime
