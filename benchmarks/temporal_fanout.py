@@ -58,11 +58,7 @@ def serve_emulator() -> None:
     request counters as JSON, stops at end of input."""
     from connector_twitch.emulator import TWITCH_CLIENT_ID, TwitchSandbox
 
-    from connector_sdk.sandbox import SandboxServer, _server
-
-    # socketserver's default listen backlog of 5 drops connections beyond it when ten open
-    # at once; the client's SYN is then retried after a second, which timed the kernel
-    _server._Server.request_queue_size = 128
+    from connector_sdk.sandbox import SandboxServer
 
     emulator = TwitchSandbox(clients={TWITCH_CLIENT_ID: SECRET}, rate_limit=10**9)
     with SandboxServer(emulator) as server:

@@ -28,6 +28,7 @@ from typing import Any
 
 from .._errors import NetworkPolicyError
 from .._http.seam import httpx
+from .._sockets import LISTEN_BACKLOG
 from .._telemetry import get_logger
 from ._protocol import Emulator, Sandbox
 
@@ -78,6 +79,8 @@ def require_loopback(host: str) -> None:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # https://docs.python.org/3/library/socketserver.html#socketserver.BaseServer.request_queue_size
+    request_queue_size = LISTEN_BACKLOG  # the default 5 drops concurrent connects (1 s SYN retry)
 
     def __init__(self, address: tuple[str, int], sandboxes: tuple[Sandbox, ...]) -> None:
         self.sandboxes = sandboxes

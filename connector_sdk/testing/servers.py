@@ -38,6 +38,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .._sockets import LISTEN_BACKLOG
+
 __all__ = ["Exchange", "LoopbackServer", "Reply", "Responder", "Seen"]
 
 
@@ -220,7 +222,7 @@ def path_pattern(template: str) -> re.Pattern[str]:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
-    request_queue_size = 512  # the default 5 drops concurrent connects (1 s SYN retries)
+    request_queue_size = LISTEN_BACKLOG  # the default 5 drops concurrent connects (1 s SYN retry)
 
     def __init__(self, owner: LoopbackServer, port: int) -> None:
         self.owner = owner
