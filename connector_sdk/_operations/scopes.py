@@ -22,6 +22,7 @@ may rely on:
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Collection
 
 from .._errors import MissingScopesError
@@ -71,11 +72,13 @@ def refuse_ungranted(name: str, operation: OperationSpec, authentication: Authen
         fix = ("the token endpoint did not grant them to the client: enable them for the"
                " application at the provider and add them to auth.scopes")
     else:
+        wanted = sorted({*granted, *operation.scopes})
+        command = " ".join([
+            "connector-sdk auth connect", shlex.quote(authentication.service.id),
+            "--name", shlex.quote(authentication.name),
+            *(f"--scope {shlex.quote(scope)}" for scope in wanted)])
         fix = (f"the user did not consent to them: connect authentication"
-               f" '{authentication.name}' again, asking for"
-               f" {', '.join(sorted({*granted, *operation.scopes}))}"
-               f" (connector-sdk auth connect {authentication.service.id}"
-               f" --name {authentication.name})")
+               f" '{authentication.name}' again, asking for {', '.join(wanted)} ({command})")
     raise _error(name, authentication, missing, fix)
 
 

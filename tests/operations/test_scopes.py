@@ -241,7 +241,8 @@ def test_a_user_token_without_a_scope_is_refused_before_helix_is_called(
     assert caught.value.missing == ("user:read:follows",)
     assert caught.value.grant == "authorization_code"
     assert "connect authentication 'viewer' again" in str(caught.value)
-    assert "connector-sdk auth connect twitch --name viewer" in str(caught.value)
+    assert ("connector-sdk auth connect twitch --name viewer --scope user:read:email"
+            " --scope user:read:follows" in str(caught.value))  # a command that fixes it
 
 
 def test_a_user_token_with_the_scopes_runs_the_operation(twitch_env: SandboxEnv) -> None:
