@@ -23,6 +23,9 @@ USERS = 400
 LIVE_STREAMS = 275
 GAMES = 120
 VIDEO_USERS = 150
+FOLLOWS_PER_USER = 30
+MODERATED_PER_USER = 3
+SUBSCRIBERS_BASE = 25
 
 _ADJECTIVES = (
     "swift", "lazy", "brave", "quiet", "lucky", "fuzzy", "cosmic", "pixel", "retro", "silent",
@@ -69,6 +72,7 @@ _GAME_WORDS_A = ("Star", "Iron", "Dark", "Hollow", "Crystal", "Last", "Lost", "E
 _GAME_WORDS_B = ("Kingdom", "Frontier", "Legends", "Odyssey", "Protocol", "Dungeon", "Harbor",
                  "Drift", "Siege", "Garden", "Circuit", "Voyage")
 _VIDEO_TYPES = ("archive", "archive", "highlight", "upload")
+_TIERS = ("1000", "1000", "1000", "1000", "1000", "1000", "2000", "3000")
 
 _TWITCHDEV = {
     "id": "141981764",
@@ -101,7 +105,8 @@ class TwitchData:
     """Twitch resources, each list in the order the API returns it.
 
     ``streams`` by viewer count (descending), ``top_games`` by total viewers, ``users`` and
-    ``channels`` in creation order, ``videos`` newest first.
+    ``channels`` in creation order, ``videos`` newest first. Follows, moderators and
+    subscriptions are derived on demand from seeded generators keyed by user id.
     """
 
     users: list[dict[str, Any]]
@@ -111,6 +116,50 @@ class TwitchData:
     channels: list[dict[str, Any]]
     videos: list[dict[str, Any]]
     user_by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def follows(self, user_id: str) -> list[tuple[str, str]]:
+        """``(broadcaster_id, followed_at)`` of the channels ``user_id`` follows, newest
+        first: a pure function of the data and the user."""
+        rng = random.Random(f"follows:{user_id}")  # noqa: S311 - seeded data, not secrets
+        channels = [c["broadcaster_id"] for c in self.channels if c["broadcaster_id"] != user_id]
+        chosen = rng.sample(channels, min(FOLLOWS_PER_USER, len(channels)))
+        ages = sorted(rng.sample(range(1, 2000), len(chosen)))
+        return [(broadcaster, _ts(DATA_EPOCH - timedelta(hours=age)))
+                for broadcaster, age in zip(chosen, ages, strict=True)]
+
+    @functools.cached_property
+    def followers(self) -> dict[str, list[tuple[str, str]]]:
+        """Broadcaster id to ``(follower_id, followed_at)``, newest first: ``follows``
+        inverted, so Get Channel Followers and Get Followed Channels tell the same story.
+        Built on first use (every user's follows); the data is read-only, so it stays valid."""
+        inverse: dict[str, list[tuple[str, str]]] = {}
+        for user in self.users:
+            for broadcaster, followed_at in self.follows(user["id"]):
+                inverse.setdefault(broadcaster, []).append((user["id"], followed_at))
+        for followers in inverse.values():
+            followers.sort(key=lambda pair: (pair[1], pair[0]), reverse=True)
+        return inverse
+
+    def subscriptions(self, broadcaster_id: str) -> list[tuple[str, str, str | None]]:
+        """``(user_id, tier, gifter_id or None)`` of the users who subscribe to
+        ``broadcaster_id`` (25 to 59 of them, about a quarter gifted), in a stable order."""
+        rng = random.Random(f"subscriptions:{broadcaster_id}")  # noqa: S311 - seeded data
+        others = [u["id"] for u in self.users if u["id"] != broadcaster_id]
+        chosen = rng.sample(others, min(SUBSCRIBERS_BASE + rng.randrange(35), len(others)))
+        subscriptions: list[tuple[str, str, str | None]] = []
+        for user_id in chosen:
+            tier = rng.choice(_TIERS)
+            gifter = rng.choice([o for o in others if o != user_id]) if rng.random() < 0.25 \
+                else None
+            subscriptions.append((user_id, tier, gifter))
+        return subscriptions
+
+    def moderated_channels(self, user_id: str) -> list[str]:
+        """The broadcaster ids whose channels ``user_id`` moderates (``MODERATED_PER_USER``
+        seeded ones; Twitch's moderator lists are not emulated otherwise)."""
+        rng = random.Random(f"moderates:{user_id}")  # noqa: S311 - seeded data, not secrets
+        channels = [c["broadcaster_id"] for c in self.channels if c["broadcaster_id"] != user_id]
+        return rng.sample(channels, min(MODERATED_PER_USER, len(channels)))
 
 
 @functools.lru_cache(maxsize=8)
