@@ -18,10 +18,11 @@ What callers may rely on:
 * **Failures are bounded**: retries within the call (``fetch``), then a cooldown in which
   calls fail fast, then one probe. An unexpected error reaches every waiter at once too.
 
-The grant (``grants``) builds the request and reads the answer; the retry loop
-(``fetch.fetch_flow``) is written once and driven by ``_drive_sync``/``_drive_async``.
-Authorization-code authentications keep their tokens in the store (``bind_store``): they
-are read from it and refreshed once across processes by ``refresh.StoredTokens``.
+The grant (``grants``) builds the request and reads the answer; what the one leader does
+(re-read the cache, then the store, the cache's lease or the token endpoint, and the HTTP
+client it sends with) is ``source.TokenSource``. Authorization-code authentications keep
+their tokens in the store (``bind_store``): they are read from it and refreshed once across
+processes by ``refresh.StoredTokens``.
 """
 
 from __future__ import annotations
@@ -33,30 +34,21 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from .._errors import TokenTransportError
 from .._http.retry import RetryPolicy
-from .._http.seam import httpx
-from .._http.settings import (
-    HttpSettings,
-    make_ssl_context,
-    new_async_client,
-    new_client,
-    preload_async_backend,
-)
+from .._http.settings import HttpSettings
 from .._manifest.model import Authentication
 from .._telemetry import Unit, record_token_lookup, token_unit
 from .cache import MemoryTokenCache, SyncTokenCache, TokenCache, as_token_cache, lease_of
-from .fetch import FetchFlow, Outcome, drive_async, drive_sync, fetch_flow, post_async, post_sync
-from .grants import REFRESH, Grant, grant_for, response_context
-from .held import HeldTokens, reusable
-from .refresh import StoredTokens
-from .request import TokenRequest
-from .response import ResponseContext, TokenGrant
+from .fetch import Outcome
+from .grants import Grant, grant_for, response_context
+from .held import HeldTokens
+from .response import TokenGrant
 from .secret_refs import has_references, unresolved
-from .single_flight import LeaderGone, LeasePolicy, SingleFlight, lead_async, lead_sync
+from .single_flight import LeaderGone, LeasePolicy, SingleFlight
+from .source import Prepared, TokenSource
 from .stats import TokenStats
 from .token import RefreshPolicy, Token
 
@@ -65,14 +57,6 @@ __all__ = ["TokenManager", "TokenStats"]
 _PREPARED_LIMIT = 512
 
 _Future = concurrent.futures.Future[Token]
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    authentication: Authentication
-    grant: Grant
-    request: TokenRequest
-    context: ResponseContext
 
 
 class TokenManager:
@@ -96,24 +80,20 @@ class TokenManager:
         rng: Callable[[], float] = random.random,
     ) -> None:
         self._cache = as_token_cache(cache if cache is not None else MemoryTokenCache())
-        self._lease = lease_of(self._cache)
-        self._lease_policy = lease or LeasePolicy()
         self._settings = settings or HttpSettings()
         self._retry = retry or RetryPolicy()
         self._refresh = refresh or RefreshPolicy()
         self._clock = clock
-        self._wall_clock = wall_clock
-        self._rng = rng
         self._held = HeldTokens(self._refresh, clock=clock, wall_clock=wall_clock)
         self._lock = threading.Lock()
-        self._prepared: OrderedDict[int, _Prepared] = OrderedDict()
+        self._prepared: OrderedDict[int, Prepared] = OrderedDict()
         self._counts = dict.fromkeys(TokenStats.__slots__, 0)
         self._flight = SingleFlight(retry=self._retry, clock=clock, count=self._count)
-        self._ssl_context = make_ssl_context(self._settings)
-        if self._settings.async_transport is None:
-            preload_async_backend()
-        self._client: httpx.Client | None = None
-        self._stored: StoredTokens | None = None
+        self._source = TokenSource(
+            cache=self._cache, lease=lease_of(self._cache), held=self._held,
+            settings=self._settings, retry=self._retry, refresh=self._refresh,
+            lease_policy=lease or LeasePolicy(),
+            count=self._count, clock=clock, wall_clock=wall_clock, rng=rng)
         per_attempt = self._settings.timeout * 4 + self._retry.retry_after_cap
         self._wait_timeout = per_attempt * self._retry.max_attempts + 5.0
 
@@ -126,7 +106,7 @@ class TokenManager:
     @property
     def ssl_context(self) -> ssl.SSLContext:
         """The SSL context every client of this runtime shares (built once)."""
-        return self._ssl_context
+        return self._source.ssl_context
 
     @property
     def stats(self) -> TokenStats:
@@ -147,7 +127,7 @@ class TokenManager:
         with token_unit(authentication, prepared.grant.name) as lookup:
             return self._get_cold(prepared, key, lookup)
 
-    def _get_cold(self, prepared: _Prepared, key: str, lookup: Unit) -> Token:
+    def _get_cold(self, prepared: Prepared, key: str, lookup: Unit) -> Token:
         give_up = self._clock() + self._wait_timeout
         while True:
             token = self._held.read(key, self._cache.get(key))
@@ -162,7 +142,7 @@ class TokenManager:
                 # A blocking call on the thread whose event loop is fetching this very token
                 # would wait for itself: fetch separately rather than deadlock.
                 record_token_lookup(lookup, "miss")
-                return self._fetch_sync(prepared, self._retry.max_attempts, Outcome())
+                return self._source.fetch_sync(prepared, self._retry.max_attempts, Outcome())
             record_token_lookup(lookup, "wait", future)
             try:
                 return self._flight.wait_sync(future, give_up - self._clock())
@@ -181,7 +161,7 @@ class TokenManager:
         with token_unit(authentication, prepared.grant.name) as lookup:
             return await self._aget_cold(prepared, key, lookup)
 
-    async def _aget_cold(self, prepared: _Prepared, key: str, lookup: Unit) -> Token:
+    async def _aget_cold(self, prepared: Prepared, key: str, lookup: Unit) -> Token:
         give_up = self._clock() + self._wait_timeout
         while True:
             token = self._held.read(key, await self._cache.aget(key))
@@ -202,30 +182,12 @@ class TokenManager:
 
     def bind_store(self, store: Callable[[], Any]) -> None:
         """Where authorization-code tokens live (``refresh.StoredTokens``): ``store()``."""
-        self._stored = StoredTokens(store, self._held, refresh=self._refresh,
-                                    lease=self._lease_policy, make_flow=self._one_flow,
-                                    allow_loopback=self._settings.allow_loopback,
-                                    clock=self._clock, wall_clock=self._wall_clock)
-
-    def _from_store(self, prepared: _Prepared) -> StoredTokens | None:
-        if prepared.grant is REFRESH and self._stored is None:
-            raise TypeError("TokenManager.bind_store was not called")
-        return self._stored if prepared.grant is REFRESH else None
-
-    def _one_flow(self, request: TokenRequest, context: ResponseContext, grant: Grant,
-                  attempts: int | None = None) -> FetchFlow:
-        return fetch_flow(request, context, grant, self._retry,
-                          attempts=attempts or self._retry.max_attempts, outcome=Outcome(),
-                          timeout=self._settings.timeout, count=self._count,
-                          wall_clock=self._wall_clock, rng=self._rng)
+        self._source.bind_store(store)
 
     def exchange(self, authentication: Authentication, grant: Grant) -> TokenGrant:
         """Send ``grant``'s request once (a code is single use: no retry) and read the
         answer: what ``complete_authorization`` exchanges a code with."""
-        request = grant.build_request(authentication,
-                                      allow_loopback=self._settings.allow_loopback)
-        context = response_context(authentication, request, self._refresh)
-        return self._drive_sync(self._one_flow(request, context, grant, 1))
+        return self._source.exchange(authentication, grant)
 
     def key_of(self, authentication: Authentication) -> str:
         """The cache key of ``authentication``'s token (a digest, never a secret)."""
@@ -250,7 +212,7 @@ class TokenManager:
         prepared = self._prepare(authentication)
         key = prepared.request.key
         self._held.drop(key, token)
-        stored = self._from_store(prepared)
+        stored = self._source.stored(prepared)
         if stored is not None:
             stored.reject(key, token)
         current = self._cache.get(key)
@@ -262,7 +224,7 @@ class TokenManager:
         prepared = self._prepare(authentication)
         key = prepared.request.key
         self._held.drop(key, token)
-        stored = self._from_store(prepared)
+        stored = self._source.stored(prepared)
         if stored is not None:
             stored.reject(key, token)
         current = await self._cache.aget(key)
@@ -290,8 +252,7 @@ class TokenManager:
         self._held.drop(key)
         self._cache.delete(key)
         self._flight.forget(key)
-        if self._stored is not None:
-            self._stored.forget(key)
+        self._source.forget(key)
         with self._lock:
             self._prepared = OrderedDict(
                 (k, p) for k, p in self._prepared.items() if p.request.key != key
@@ -299,10 +260,7 @@ class TokenManager:
 
     def close(self) -> None:
         """Close the pooled token client (a caller's transport is left open)."""
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None and self._settings.transport is None:
-            client.close()
+        self._source.close()
 
     def __enter__(self) -> TokenManager:
         return self
@@ -316,7 +274,7 @@ class TokenManager:
         with self._lock:
             self._counts[name] += 1
 
-    def _prepare(self, authentication: Authentication) -> _Prepared:
+    def _prepare(self, authentication: Authentication) -> Prepared:
         ident = id(authentication)
         with self._lock:
             found = self._prepared.get(ident)
@@ -329,7 +287,7 @@ class TokenManager:
             else authentication
         request = grant.build_request(keyed, allow_loopback=self._settings.allow_loopback)
         context = response_context(authentication, request, self._refresh)
-        prepared = _Prepared(authentication, grant, request, context)
+        prepared = Prepared(authentication, grant, request, context)
         with self._lock:
             self._prepared[ident] = prepared
             while len(self._prepared) > _PREPARED_LIMIT:
@@ -338,23 +296,11 @@ class TokenManager:
 
     # -- leading a fetch ----------------------------------------------------------------------
 
-    def _lead_sync(self, prepared: _Prepared, future: _Future, attempts: int) -> Token:
+    def _lead_sync(self, prepared: Prepared, future: _Future, attempts: int) -> Token:
         key = prepared.request.key
         outcome = Outcome()
         try:
-            token = self._held.read(key, self._cache.get(key))
-            stored = self._from_store(prepared)
-            if token is None and stored is not None:
-                token = stored.lead_sync(key, prepared.authentication, self._drive_sync)
-                self._held.read(key, token)
-            elif token is None and self._lease is not None:
-                token = lead_sync(
-                    key, self._lease, self._lease_policy, clock=self._clock,
-                    read=lambda: self._held.read(key, self._cache.get(key)),
-                    fetch=lambda: self._fetch_sync(prepared, attempts, outcome),
-                )
-            elif token is None:
-                token = self._fetch_sync(prepared, attempts, outcome)
+            token = self._source.lead_sync(prepared, attempts, outcome)
         except Exception as error:
             self._finish(key, future, error, outcome)
             raise
@@ -364,27 +310,11 @@ class TokenManager:
         self._flight.finish(key, future, token=token)
         return token
 
-    async def _lead_async(self, prepared: _Prepared, future: _Future, attempts: int) -> Token:
+    async def _lead_async(self, prepared: Prepared, future: _Future, attempts: int) -> Token:
         key = prepared.request.key
         outcome = Outcome()
-
-        async def read() -> Token | None:
-            return self._held.read(key, await self._cache.aget(key))
-
         try:
-            token = await read()
-            stored = self._from_store(prepared)
-            if token is None and stored is not None:
-                token = await stored.lead_async(key, prepared.authentication,
-                                                self._drive_async)
-                self._held.read(key, token)
-            elif token is None and self._lease is not None:
-                token = await lead_async(
-                    key, self._lease, self._lease_policy, clock=self._clock, read=read,
-                    fetch=lambda: self._fetch_async(prepared, attempts, outcome),
-                )
-            elif token is None:
-                token = await self._fetch_async(prepared, attempts, outcome)
+            token = await self._source.lead_async(prepared, attempts, outcome)
         except Exception as error:
             self._finish(key, future, error, outcome)
             raise
@@ -398,33 +328,7 @@ class TokenManager:
         self._flight.finish(key, future, error=error, transient=outcome.transient,
                             retry_after=outcome.retry_after)
 
-    def _flow(self, prepared: _Prepared, attempts: int, outcome: Outcome) -> FetchFlow:
-        request, context = prepared.request, prepared.context
-        if has_references(prepared.authentication):  # asks the secret manager now
-            request = prepared.grant.build_request(
-                prepared.authentication, allow_loopback=self._settings.allow_loopback)
-            context = response_context(prepared.authentication, request, self._refresh)
-        return fetch_flow(
-            request, context, prepared.grant, self._retry,
-            attempts=attempts, outcome=outcome, timeout=self._settings.timeout,
-            count=self._count, wall_clock=self._wall_clock, rng=self._rng,
-        )
-
-    def _fetch_sync(self, prepared: _Prepared, attempts: int, outcome: Outcome) -> Token:
-        held = self._held.receive(self._drive_sync(self._flow(prepared, attempts, outcome)))
-        if reusable(held.token):
-            self._cache.set(prepared.request.key, held.token)
-        self._held.keep(prepared.request.key, held)
-        return held.token
-
-    async def _fetch_async(self, prepared: _Prepared, attempts: int, outcome: Outcome) -> Token:
-        held = self._held.receive(await self._drive_async(self._flow(prepared, attempts, outcome)))
-        if reusable(held.token):
-            await self._cache.aset(prepared.request.key, held.token)
-        self._held.keep(prepared.request.key, held)
-        return held.token
-
-    def _wait_timed_out(self, prepared: _Prepared) -> TokenTransportError:
+    def _wait_timed_out(self, prepared: Prepared) -> TokenTransportError:
         ctx = prepared.context
         return TokenTransportError(
             f"service '{ctx.service}', authentication '{ctx.authentication}': gave up waiting"
@@ -432,23 +336,3 @@ class TokenManager:
             service=ctx.service,
             authentication=ctx.authentication,
         )
-
-    # -- HTTP ----------------------------------------------------------------------------
-
-    def _sync_client(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                self._client = new_client(self._settings, ssl_context=self._ssl_context)
-            return self._client
-
-    def _drive_sync(self, flow: FetchFlow) -> TokenGrant:
-        client = self._sync_client()
-        return drive_sync(flow, lambda spec: post_sync(client, spec, self._settings))
-
-    async def _drive_async(self, flow: FetchFlow) -> TokenGrant:
-        client = new_async_client(self._settings, ssl_context=self._ssl_context)
-        try:
-            return await drive_async(flow, lambda spec: post_async(client, spec, self._settings))
-        finally:
-            if self._settings.async_transport is None:
-                await client.aclose()
