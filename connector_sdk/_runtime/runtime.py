@@ -22,17 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._auth.cache import MemoryTokenCache, TokenCache
-from .._auth.parameters import validate_parameters
-from .._auth.secret_refs import bind_references, unknown_schemes
 from .._auth.token import Token
 from .._config import RuntimeConfig, env_flag
-from .._errors import (
-    AuthenticationMismatch,
-    ConnectorSDKError,
-    EmulatorNotFound,
-    ParameterError,
-    PluginError,
-)
+from .._errors import AuthenticationMismatch, EmulatorNotFound, PluginError
 from .._http.settings import HttpSettings
 from .._manifest.model import Authentication, Service
 from .._manifest.redirects import Redirects, configured_redirects
@@ -41,6 +33,7 @@ from .._plugins.registry import ServiceRegistry
 from .._stores.home import sdk_home
 from .._stores.sqlite import AuthenticationRecord, AuthenticationStore, validate_name
 from .._telemetry import get_logger
+from . import authentications
 
 if TYPE_CHECKING:
     # httpx, the token manager and the clients load on first use (a runtime that only
@@ -221,18 +214,7 @@ class Runtime:
         self, service_id: str, parameters: Mapping[str, Any], *, name: str = "ephemeral"
     ) -> Authentication:
         """An authentication that is not stored: for one-off calls, tests and sandboxes."""
-        service = self.service(service_id)
-        values = validate_parameters(service, parameters)
-        resolvers = self.services.secret_resolvers
-        unknown = unknown_schemes(values, resolvers)
-        if unknown:
-            raise ParameterError(
-                f"invalid parameters for service '{service.id}': " + "; ".join(
-                    f"{n} {', '.join(r)}" for n, r in sorted(unknown.items())),
-                service=service.id, fields=unknown)
-        values = bind_references(values, resolvers, service=service.id, authentication=name)
-        _check_urls(service, values)
-        return Authentication(name=name, service=service, parameters=values)
+        return authentications.ephemeral(self, service_id, parameters, name=name)
 
     def create_authentication(
         self, service_id: str, name: str, parameters: Mapping[str, Any]
@@ -245,12 +227,12 @@ class Runtime:
         validate_name(name)
         authentication = self.authentication(service_id, parameters, name=name)
         record = self.store.create(name, service_id, authentication.parameters)
-        return self._from_record(record)
+        return authentications.from_record(self, record)
 
     def get_authentication(self, name: str) -> Authentication:
         """The stored authentication ``name``, its parameters re-checked against the
         service's current manifest (defaults added since creation apply)."""
-        return self._from_record(self.store.get(name))
+        return authentications.from_record(self, self.store.get(name))
 
     def list_authentications(self) -> list[AuthenticationRecord]:
         """Every stored authentication record (secret values stay masked ``Secret``s)."""
@@ -262,22 +244,7 @@ class Runtime:
         Deletion happens even when revocation fails; the result says how revocation went
         (None when there was nothing to revoke or the service is not installed).
         """
-        from .._auth.revocation import RevocationResult, revoke
-
-        record = self.store.get(name)
-        result: RevocationResult | None = None
-        try:
-            authentication = self._from_record(record)
-            if authentication.service.auth.revocation is not None:
-                result = revoke(authentication, self.tokens, self.http)
-            self.tokens.forget(authentication)
-        except ConnectorSDKError as exc:  # unknown service, unreadable secret, refused URL
-            log.warning("authentication %s: token not revoked (%s)", name, exc)
-            result = RevocationResult(
-                ok=False, revoked=False,
-                message=f"authentication '{name}': its token was not revoked: {exc}")
-        self.store.delete(name)
-        return result
+        return authentications.delete(self, name)
 
     def resolve_authentication(self, name: str, service_id: str) -> Authentication:
         """The authentication ``name`` for a call to ``service_id``; what steps use.
@@ -311,21 +278,6 @@ class Runtime:
                 " create it with Runtime(sandbox=True) (the CLI's --sandbox)",
                 service=service_id)
         return self._emulators.get(service_id)
-
-    def _from_record(self, record: AuthenticationRecord) -> Authentication:
-        service = self.service(record.service)
-        try:
-            values = validate_parameters(service, record.parameters)
-        except ParameterError as exc:
-            raise ParameterError(
-                f"authentication '{record.name}' no longer satisfies service"
-                f" '{service.id}' {service.version}: {exc} — delete and create it again",
-                service=service.id, fields=exc.fields) from None
-        values = bind_references(values, self.services.secret_resolvers, service=service.id,
-                                 authentication=record.name)
-        return Authentication(name=record.name, service=service, parameters=values,
-                              created_at=record.created_at, updated_at=record.updated_at,
-                              grant=record.grant)
 
     def _resolve(self, authentication: str | Authentication) -> Authentication:
         if isinstance(authentication, Authentication):
@@ -426,17 +378,3 @@ class Runtime:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def _check_urls(service: Service, values: Mapping[str, Any]) -> None:
-    """Render the service's URLs with ``values`` now, so that a value the network policy
-    refuses (a host outside ``allowed_hosts``, a missing parameter) is reported when the
-    authentication is created, naming the parameter, not at its first request. The scheme
-    is checked on every request, where ``allow_loopback`` applies."""
-    from .._http.policy import render_url
-
-    urls = [("token_url", service.auth.token_url), ("base_url", service.base_url)]
-    if service.auth.revocation is not None:
-        urls.append(("revocation url", service.auth.revocation.url))
-    for url_name, template in urls:
-        render_url(template, values, service=service.id, url_name=url_name,
-                   allowed_hosts=service.allowed_hosts, allow_loopback=True)
