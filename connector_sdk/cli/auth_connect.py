@@ -6,7 +6,14 @@ terminal (RFC 8252, OAuth 2.0 for native apps): a callback listener on the loopb
 interface (``http://127.0.0.1:PORT/callback``, §7.3; any port, ``--port`` to fix one the
 app registered), and the URL to open, ``http://127.0.0.1:PORT/``, which sends the browser
 on to the provider's authorization URL. So neither the state nor anything secret is ever
-printed, and a terminal's scroll-back holds nothing worth stealing. It waits ``--timeout``
+printed, and a terminal's scroll-back holds nothing worth stealing. Any process on the machine
+can reach the listener, so the state alone does not say the answer is this user's: ``/``
+serves its redirect once only, setting a random cookie (HttpOnly, SameSite=Lax, host-only on
+127.0.0.1, named with the port and a random suffix since cookies are per host, not per port),
+and ``/callback`` accepts only a browser that shows that cookie (compared in constant time) as
+well as the state (RFC 9700 §4.7, binding the answer to the browser that began the flow; RFC
+8252 §8.1). Another process that opens ``/`` first leaves the user a page saying the link was
+already opened. It waits ``--timeout``
 seconds for the provider to come back, completes the authorization (state, signature,
 code exchange) and prints what was connected, never a token.
 
@@ -19,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import secrets
 import sys
 import threading
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -69,6 +78,29 @@ class _Listener(ThreadingHTTPServer):
         self.state = ""
         self.callback: str | None = None
         self.arrived = threading.Event()
+        # the browser that opened ``/`` first, and only it, may deliver the callback
+        self.cookie_name = f"connector_sdk_{self.server_port}_{secrets.token_hex(4)}"
+        self.cookie_value = secrets.token_urlsafe(32)
+        self.opened = False
+        self.lock = threading.Lock()
+
+    def open_once(self) -> bool:
+        """True for the first caller only: ``/`` hands out the state (and the cookie) once."""
+        with self.lock:
+            first, self.opened = not self.opened, True
+        return first
+
+    def is_starting_browser(self, cookie_header: str | None) -> bool:
+        """Whether the request carries the cookie ``/`` set (constant-time comparison)."""
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(cookie_header or "")
+        except CookieError:
+            return False
+        morsel = jar.get(self.cookie_name)
+        shown = morsel.value if morsel is not None else ""
+        return hmac.compare_digest(shown.encode("utf-8", "surrogatepass"),
+                                   self.cookie_value.encode())
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -77,7 +109,8 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # the URL holds the code
         pass
 
-    def _send(self, status: int, text: str, location: str | None = None) -> None:
+    def _send(self, status: int, text: str, location: str | None = None,
+              cookie: str | None = None) -> None:
         body = _PAGE(text=text).encode()
         self.send_response(status)
         for name, value in (("Content-Type", "text/html; charset=utf-8"),
@@ -86,17 +119,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if location:
             self.send_header("Location", location)
+        if cookie:
+            self.send_header("Set-Cookie", cookie)
         self.end_headers()
         self.wfile.write(body)
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
-        if parts.path == "/" and self.server.start_url:
-            self._send(302, "Continue to the provider.", self.server.start_url)
+        server = self.server
+        if parts.path == "/" and server.start_url:
+            if not server.open_once():
+                self._send(409, "This link was already opened, so it no longer leads on to"
+                           " the provider. If it was not you who opened it, stop the command"
+                           " in the terminal (Ctrl-C) and run it again.")
+                return
+            # host-only (no Domain): 127.0.0.1; no Secure since the listener is plain HTTP
+            cookie = (f"{server.cookie_name}={server.cookie_value}; HttpOnly; SameSite=Lax;"
+                      " Path=/")
+            self._send(302, "Continue to the provider.", server.start_url, cookie)
         elif parts.path == "/callback":
             states = [v for k, v in parse_qsl(parts.query) if k == "state"]
-            if len(states) != 1 or not hmac.compare_digest(
-                    states[0].encode("utf-8", "surrogatepass"), self.server.state.encode()):
+            browser = server.is_starting_browser(self.headers.get("Cookie"))
+            if not browser or len(states) != 1 or not hmac.compare_digest(
+                    states[0].encode("utf-8", "surrogatepass"), server.state.encode()):
                 self._send(400, "This is not the answer to the authorization this terminal"
                            " began; nothing was done.")
                 return
