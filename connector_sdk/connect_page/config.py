@@ -8,7 +8,10 @@ the schema and the rules below, and raises one ``ConfigError`` listing every pro
 - the redirect configuration is valid (its own rules, with positions when it is inline) and
   names every organisation configured here: an organisation's white-labelled domain is the
   host of its redirect URL;
-- frame ancestors are origins, https except loopback hosts;
+- frame ancestors are origins, https except loopback hosts, and a logo URL is https; in both
+  the host must be an ASCII DNS name (``SAFE_HOST_VALUE``; punycode for others) and the origin
+  that goes into the Content-Security-Policy header is rebuilt from the parsed host and port,
+  never copied, so no value can add a directive or a header line;
 - branding colours have readable contrast (WCAG 2.x: 4.5:1 for text on the background and
   for white text on the accent, 3:1 for the accent against the background);
 - the session-signing key is in the environment variable the file names (never in the file),
@@ -32,7 +35,7 @@ from typing import Any
 
 from .._errors import ConfigError, ConnectorSDKError
 from .._hints import did_you_mean
-from .._manifest.hosts import is_loopback_host
+from .._manifest.hosts import SAFE_HOST_VALUE, is_loopback_host
 from .._manifest.reader import Document, read_yaml_file
 from .._manifest.redirects import Redirects, check_redirects_document, load_redirects
 from .._manifest.schemas import schema_problems
@@ -61,8 +64,7 @@ class Branding:
     def logo_origin(self) -> str | None:
         if self.logo_url is None:
             return None
-        parts = urllib.parse.urlsplit(self.logo_url)
-        return f"{parts.scheme}://{parts.netloc}"
+        return web_origin(self.logo_url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,25 @@ class ConnectPageConfig:
                 f" (organisations: {', '.join(sorted(self.organisations))})"
             raise ConfigError(f"organisation '{name}' is not in {self.source}{hint}",
                               setting=SETTING) from None
+
+
+def web_origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, rebuilt from its parsed host and port (the
+    text that goes into a CSP source list, https://www.w3.org/TR/CSP3/#grammardef-host-source),
+    or None when the URL has whitespace or a control character, user:password@, a bad port,
+    or a host that is not an ASCII DNS name (``SAFE_HOST_VALUE``)."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if (parts.scheme not in ("http", "https") or "@" in parts.netloc or port == 0
+            or SAFE_HOST_VALUE.fullmatch(host) is None):
+        return None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
 def _is_loopback(host: str) -> bool:
@@ -196,13 +217,23 @@ class _Reader:
         return Secret(key)
 
     def origins(self, path: tuple[str | int, ...], values: list[str]) -> tuple[str, ...]:
-        for index, origin in enumerate(values):
+        """The frame ancestors, each exactly ``scheme://host[:port]`` (rebuilt, not copied)."""
+        origins: list[str] = []
+        for index, value in enumerate(values):
+            origin = web_origin(value)
+            if origin is None or origin != value.lower():
+                self.fail((*path, index), "CONNECT-ORIGIN-INVALID",
+                          f"frame ancestor {value!r} is not an origin: write"
+                          " https://HOST[:PORT], no path, whitespace or user:password@, the"
+                          " host an ASCII DNS name (punycode, xn--..., for others)")
+                continue
             host = urllib.parse.urlsplit(origin).hostname or ""
             if origin.startswith("http://") and not _is_loopback(host):
                 self.fail((*path, index), "CONNECT-ORIGIN-NOT-HTTPS",
                           f"frame ancestor '{origin}' is http: use https (http only for"
                           " loopback hosts such as 127.0.0.1 or *.localhost)")
-        return tuple(origin.lower() for origin in values)
+            origins.append(origin)
+        return tuple(origins)
 
     def branding(self, path: tuple[str | int, ...], data: Mapping[str, Any]) -> Branding:
         colours = data.get("colors", {})
@@ -211,10 +242,12 @@ class _Reader:
             ("accent", colours.get("accent")), ("background", colours.get("background")),
             ("text", colours.get("text"))) if v is not None})
         if branding.logo_url is not None:
-            parts = urllib.parse.urlsplit(branding.logo_url)
-            if not parts.hostname or parts.username is not None or parts.password is not None:
+            origin = web_origin(branding.logo_url)
+            if origin is None or not origin.startswith("https://"):
                 self.fail((*path, "logo_url"), "CONNECT-LOGO-URL",
-                          "logo_url must be an https URL with a host and no user:password@")
+                          "logo_url must be an https URL whose host is an ASCII DNS name"
+                          " (punycode, xn--..., for others), with no whitespace, no"
+                          " user:password@ and no ';' or ',' before the path")
         for first, second, minimum, what in (
                 ("text", "background", 4.5, "text on the background"),
                 ("#ffffff", "accent", 4.5, "white button text on the accent"),

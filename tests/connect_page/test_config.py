@@ -145,3 +145,48 @@ def test_a_fixed_value_the_schema_refuses_is_a_start_up_error(tmp_path: Path) ->
         check_services(config, runtime)
     assert "connect-page.yaml:11: fixed parameter 'shopify_url' does not match the pattern" \
         in str(caught.value)
+
+
+_INJECTION = "https://cdn.example;script-src 'unsafe-inline' *;frame-ancestors */logo.png"
+
+
+@pytest.mark.parametrize(("replace", "rules", "line"), [
+    # a directive smuggled in the logo's host, with and without spaces
+    (("name: Acme Integrations", f'name: Acme\n      logo_url: "{_INJECTION}"'),
+     ("SCHEMA-PATTERN", "CONNECT-LOGO-URL"), 9),
+    (("name: Acme Integrations",
+      "name: Acme\n      logo_url: \"https://cdn.example;script-src:1/l.png\""),
+     ("SCHEMA-PATTERN", "CONNECT-LOGO-URL"), 9),
+    (("name: Acme Integrations", 'name: Acme\n      logo_url: "https://cdn.example/l.png\\n"'),
+     ("SCHEMA-PATTERN", "CONNECT-LOGO-URL"), 9),
+    # within the schema's pattern, not a DNS name: only the load-time check refuses it
+    (("name: Acme Integrations", "name: Acme\n      logo_url: https://cdn..example/l.png"),
+     ("CONNECT-LOGO-URL",), 9),
+    (("[http://app.localhost:1]", "[https://-app.example]"), ("CONNECT-ORIGIN-INVALID",), 6),
+    (("[http://app.localhost:1]", '["http://app.localhost:1\\nSet-Cookie: x=1"]'),
+     ("SCHEMA-PATTERN", "CONNECT-ORIGIN-INVALID"), 6),
+    (("[http://app.localhost:1]", '["https://app.example\\n"]'),
+     ("SCHEMA-PATTERN", "CONNECT-ORIGIN-INVALID"), 6),
+    (("[http://app.localhost:1]", "[https://app.example:0]"), ("CONNECT-ORIGIN-INVALID",), 6),
+])
+def test_a_value_that_would_reach_the_csp_header_must_be_a_clean_origin(
+        tmp_path: Path, replace: tuple[str, str], rules: tuple[str, ...], line: int) -> None:
+    message = _problem(tmp_path, replace)
+    assert any(rule in message for rule in rules), message
+    assert f"connect-page.yaml:{line}:" in message
+
+
+def test_the_csp_origins_are_rebuilt_from_the_parsed_host_and_port(tmp_path: Path) -> None:
+    from connector_sdk.connect_page.headers import content_security_policy
+
+    config = load_config(_config(tmp_path, (
+        "name: Acme Integrations",
+        "name: Acme\n      logo_url: https://CDN.Example:8443/a;b/l.png?v=1")), environ=ENV)
+    acme = config.organisation("acme")
+    assert acme.branding.logo_origin == "https://cdn.example:8443"
+    policy = content_security_policy(logo_origin=acme.branding.logo_origin, form_origins=[],
+                                     frame_ancestors=acme.frame_ancestors)
+    directives = [part.split()[0] for part in policy.split("; ")]
+    assert directives == ["default-src", "style-src", "img-src", "form-action",
+                          "frame-ancestors", "base-uri"]
+    assert "img-src https://cdn.example:8443;" in policy
