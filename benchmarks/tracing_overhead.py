@@ -7,8 +7,9 @@ round, through an in-process transport (no socket, so the SDK's own cost shows):
 * ``raw httpx``: an ``httpx.AsyncClient`` with the header hard-coded (the floor);
 * ``off``: the instrumentation off, exactly the path taken when opentelemetry-api is not
   installed (``_telemetry.otel()`` is ``None``: no wrapped transport, units are no-ops);
-* ``api, no SDK``: opentelemetry-api installed, no SDK configured (the API's no-op tracer and
-  meter), as for an operator who installed the extra but exports nothing;
+* ``api, no SDK``: opentelemetry-api installed, no provider configured (the globals are the
+  API's proxies), as for an operator who installed the extra but exports nothing: the SDK
+  reads that no provider is set, per unit of work and per request, and does nothing more;
 * ``SDK, no-op exporter``: an SDK ``TracerProvider`` whose ``SimpleSpanProcessor`` hands every
   span to an exporter that drops it, and a ``MeterProvider`` with an in-memory reader: the
   cost of recording, not of shipping.
@@ -17,9 +18,9 @@ Figures are the median over rounds of the time per call and of the per-round rat
 ``off`` and to raw httpx, with their spread, in wall and thread CPU time. What ``off`` still
 does per call (one ``Unit``: an object and a context variable set and reset) is timed on its
 own and shown as a share of the call. Targets: that share <= 1% ("costs nothing
-measurable"), the API without an SDK <= 1.10x of ``off`` in CPU time (wall time is shown; on
-a shared machine its spread is the load's); the SDK's own cost is reported, not judged
-(exporting is the operator's choice).
+measurable"), the API without an SDK <= 1.05x of ``off`` in CPU time, i.e. what ``off`` costs
+within this benchmark's noise (wall time is shown; on a shared machine its spread is the
+load's); the SDK's own cost is reported, not judged (exporting is the operator's choice).
 
     python benchmarks/tracing_overhead.py [--quick]
 """
@@ -201,7 +202,7 @@ def run(server: Any = None, *, quick: bool = False) -> Section:
     # judged on thread CPU time: on a shared machine the wall ratio's spread is the load's
     api = paired(cpus[API], cpus[OFF])
     section.targets.append(judge("tracing: API without SDK / off (CPU)", shown(api),
-                                 "<= 1.10x", api[0] <= 1.10, timed=True, quick=quick))
+                                 "<= 1.05x", api[0] <= 1.05, timed=True, quick=quick))
     return section
 
 

@@ -7,7 +7,11 @@ a provider, exporter or propagator; the operator's application does
 
 * **Without opentelemetry-api nothing is done.** The import is tried once, on first use (not
   when the SDK is imported); if it fails every ``unit`` is a shared no-op object and no
-  transport is wrapped. With the API but no SDK, the API's own no-op tracer and meter apply.
+  transport is wrapped. With the API but no provider configured (the API's global proxies,
+  or no-op providers), no span is made, no attribute built and no metric recorded: the
+  check is made per unit of work and per request, so a provider the operator sets at any
+  time (also after a runtime or a client was made) gets spans and metrics from the next
+  one on. A trace of the operator's own stays current and still propagates.
 * **Names, never values.** A span, event, status or metric carries service, operation,
   authentication, workflow and step *names*, attempt numbers, HTTP methods, hosts, status
   codes and error *type* names; never a parameter value, an input, a token, a header value

@@ -85,16 +85,18 @@ def current() -> Scope | None:
 
 class Unit:
     """A unit of work (workflow run, step, item, operation call, token lookup): a span when
-    tracing is on, and the log fields of the code it wraps. Use as a context manager, in the
-    same task or thread that enters it (never across the yields of a generator)."""
+    a tracer provider is configured, a duration when a meter provider is (operation calls),
+    and the log fields of the code it wraps. Use as a context manager, in the same task or
+    thread that enters it (never across the yields of a generator)."""
 
-    __slots__ = ("_attached", "_name", "_names", "_reset", "_started", "scope")
+    __slots__ = ("_attached", "_measured", "_name", "_names", "_reset", "_started", "scope")
 
     def __init__(self, kind: str, name: str, names: Mapping[str, Any]) -> None:
         self._name = name
         self._names = names
         self.scope = Scope(kind, _SCOPE.get())
         self._attached: Any = None
+        self._measured = False
         self._reset: Any = None
         self._started = 0.0
 
@@ -104,37 +106,44 @@ class Unit:
             setattr(scope, name, value)
         self._reset = _SCOPE.set(scope)
         state = otel()
-        if state is not None:
+        if state is None:
+            return self
+        if scope.kind == "operation" and state.measuring():
+            self._measured = True
             self._started = time.perf_counter()
+        if state.tracing():
             span = scope.span = state.tracer.start_span(self._name,
                                                         attributes=scope.attributes())
-            # a span that records nothing (no SDK, or sampled out) is not made current: the
-            # caller's context stays current, so an incoming trace still propagates
-            self._attached = state.attach(state.in_context(span)) if span.is_recording() \
-                else False
+            # a span that records nothing (sampled out) is not made current: the caller's
+            # context stays current, so an incoming trace still propagates
+            if span.is_recording():
+                self._attached = state.attach(state.in_context(span))
         return self
 
     def __exit__(self, kind: Any, error: BaseException | None, traceback: Any) -> None:
         try:
-            attached = self._attached
-            if attached is not None:
-                state = otel()
+            span = self.scope.span
+            if span is not None or self._measured:
                 self._close(error)
-                if state is not None and attached is not False:
-                    state.detach(attached)
-                self.scope.span.end()
+            if self._attached is not None:
+                state = otel()
+                if state is not None:
+                    state.detach(self._attached)
+            if span is not None:
+                span.end()
         finally:
             _SCOPE.reset(self._reset)
 
     def _close(self, error: BaseException | None) -> None:
         state = otel()
+        if state is None:
+            return
         span, scope = self.scope.span, self.scope
         failed = type(error).__name__ if error is not None else None
         if failed is not None and span is not None:
             span.set_attribute("error.type", failed)
-            if state is not None:
-                span.set_status(state.Status(state.error, failed))
-        if state is not None and scope.kind == "operation":
+            span.set_status(state.Status(state.error, failed))
+        if self._measured:
             attributes = scope.attributes()
             if failed is not None:
                 attributes["error.type"] = failed
@@ -251,7 +260,8 @@ def record_token_lookup(lookup: Unit, outcome: str, future: Any = None) -> None:
     if state is None:
         return
     scope = lookup.scope
-    state.token_cache.add(1, {**scope.attributes(), "connector_sdk.token.cache": outcome})
+    if state.measuring():
+        state.token_cache.add(1, {**scope.attributes(), "connector_sdk.token.cache": outcome})
     span = scope.span
     if span is None:
         return
@@ -272,9 +282,10 @@ def record_token_rejected() -> None:
     if state is None:
         return
     scope = _SCOPE.get()
-    state.token_rejected.add(1, scope.attributes() if scope is not None else {})
-    span = state.trace.get_current_span()
-    span.add_event("connector_sdk.token.rejected")
+    if state.measuring():
+        state.token_rejected.add(1, scope.attributes() if scope is not None else {})
+    if state.tracing():
+        state.trace.get_current_span().add_event("connector_sdk.token.rejected")
 
 
 def record_rate_limit_wait(seconds: float, reason: str) -> None:
@@ -282,10 +293,12 @@ def record_rate_limit_wait(seconds: float, reason: str) -> None:
     state = otel()
     if state is None:
         return
-    scope = _SCOPE.get()
-    attributes = {**(scope.attributes() if scope is not None else {}),
-                  "connector_sdk.rate_limit.reason": reason}
-    state.rate_limit_wait.record(seconds, attributes)
-    state.trace.get_current_span().add_event(
-        "connector_sdk.rate_limit.wait",
-        {"connector_sdk.rate_limit.reason": reason, "connector_sdk.rate_limit.seconds": seconds})
+    if state.measuring():
+        scope = _SCOPE.get()
+        attributes = {**(scope.attributes() if scope is not None else {}),
+                      "connector_sdk.rate_limit.reason": reason}
+        state.rate_limit_wait.record(seconds, attributes)
+    if state.tracing():
+        state.trace.get_current_span().add_event("connector_sdk.rate_limit.wait", {
+            "connector_sdk.rate_limit.reason": reason,
+            "connector_sdk.rate_limit.seconds": seconds})
