@@ -298,6 +298,11 @@ class ConsentFlows:
             if entry.grant.family == family:
                 entry.spent = True
 
+    def revoke_all(self) -> None:
+        """Revoke every token issued from every code: the user revoked the application."""
+        for family in list(self._families):
+            self.revoke_family(family)
+
     @property
     def refresh_tokens_spent(self) -> int:
         """How many refresh tokens have been spent (rotated or revoked)."""

@@ -47,7 +47,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def provider(canary: str) -> Iterator[Any]:
-    """The loopback provider; the client secret is the canary."""
+    """The loopback authorization servers (``provider.py``); the client secret is the canary."""
     from .provider import Provider
 
     server = Provider(canary)
@@ -71,6 +71,7 @@ def make_runtime(tmp_path: Path, provider: Any, key_text: str) -> Iterator[Any]:
         environ = {"CONNECTOR_SDK_SECRET_KEY": key_text, "CONNECTOR_SDK_HOME":
                    str(tmp_path / "home")}
         runtime = Runtime(environ=environ, allow_loopback=True, store=store,
+                          sandbox_url=provider.url,
                           extra_plugins={"provider": ProviderPlugin(provider.port)},
                           **options)
         made.append(runtime)

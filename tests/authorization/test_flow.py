@@ -13,9 +13,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from connector_sdk import AuthorizationError, AuthorizationRequest
+from connector_sdk.sandbox import verify_pkce
 from connector_sdk.testing import assert_no_canary
 
-from .provider import CLIENT_ID, challenge
+from .provider import CLIENT_ID
 
 REDIRECT = "http://127.0.0.1:9/callback"
 
@@ -47,7 +48,7 @@ def test_the_whole_flow_stores_sealed_tokens_and_calls_the_api(
     assert "tokens" not in record.parameters and "refresh_token" not in repr(record.tokens)
     form = provider.token_forms[-1]
     assert form["grant_type"] == "authorization_code" and form["redirect_uri"] == REDIRECT
-    assert challenge(form["code_verifier"]) == query["code_challenge"][0]
+    assert verify_pkce(query["code_challenge"][0], "S256", form["code_verifier"])
     assert 43 <= len(form["code_verifier"]) <= 128
     with runtime.client("alice") as client:
         assert client.get("/api/me").status_code == 200
@@ -81,11 +82,10 @@ def test_an_expired_access_token_is_refreshed_and_the_rotated_token_kept(
 def test_a_declined_consent_is_access_denied(make_runtime: Any, provider: Any,
                                              canary: str) -> None:
     runtime = make_runtime()
-    provider.deny = True
     begun = runtime.begin_authorization("acmeauth", "carol", params(canary),
                                         redirect_url=REDIRECT)
     with pytest.raises(AuthorizationError) as caught:
-        runtime.complete_authorization(provider.approve(begun.url))
+        runtime.complete_authorization(provider.approve(begun.url, deny=True))
     assert caught.value.reason == "access_denied" and "carol" in str(caught.value)
     assert [r.name for r in runtime.list_authentications()] == []
 

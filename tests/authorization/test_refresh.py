@@ -12,9 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from connector_sdk import NeedsReconsent
+from connector_sdk.sandbox import SandboxTransport
 from connector_sdk.testing import assert_no_canary
 
 from .provider import CLIENT_ID
@@ -39,8 +41,8 @@ def test_processes_refreshing_one_rotating_token_at_once_send_one_request(
     tmp_path: Path, request: pytest.FixtureRequest,
 ) -> None:
     store = "" if backend == "sqlite" else request.getfixturevalue("postgresql_url")
-    provider.expires_in = 2
-    provider.delay = 0.5  # the refresh answer takes a while: the workers overlap
+    provider.oauth.token_lifetime = 2
+    provider.refresh_delay = 0.5  # the refresh answer takes a while: the workers overlap
     runtime = make_runtime(store=store or None)
     _connect(runtime, provider, canary, "shared")
     time.sleep(2.5)  # the stored access token has expired
@@ -58,7 +60,11 @@ def test_processes_refreshing_one_rotating_token_at_once_send_one_request(
     record = runtime.store.get("shared")
     stored = json.loads(record.tokens.reveal())
     assert digests == {_digest(stored["access_token"])}  # all served the new token
-    assert provider.refresh_tokens[stored["refresh_token"]]  # the kept one is live
+    assert provider.oauth.consent.refresh_tokens_spent == 1  # only the one refreshed
+    with httpx.Client(transport=SandboxTransport(provider.oauth)) as http:  # the kept one
+        live = http.post("http://127.0.0.1/token", auth=(CLIENT_ID, canary), data={
+            "grant_type": "refresh_token", "refresh_token": stored["refresh_token"]})
+    assert live.status_code == 200, live.text
     assert record.status == "active"
 
 
