@@ -10,8 +10,10 @@
   manifest's separator (§3.3), ``state``, the PKCE challenge, and the manifest's rendered
   ``authorization_parameters`` (never one of those the flow sets).
 * ``check_signature``: a ``sorted_query_hmac_sha256`` callback signature (Shopify's
-  ``hmac``: every query parameter but the signature, sorted, joined ``k=v`` with ``&``,
-  HMAC-SHA256 hex under the client secret), compared in constant time
+  ``hmac``: every query parameter but the signature, sorted, joined ``k=v`` with ``&``, in
+  keys and values ``%`` written ``%25`` and ``&`` ``%26``, in keys ``=`` ``%3D``, so no two
+  different queries share a message; HMAC-SHA256 hex under the client secret;
+  ``sorted_query_signature``, which the Shopify emulator signs with too), compared in constant time
   (``hmac.compare_digest``), and its ``timestamp`` within ``max_age`` seconds of now.
   https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant
 * ``check_callback_parameters``: a callback parameter that must equal an authentication
@@ -47,6 +49,7 @@ __all__ = [
     "check_signature",
     "pkce_pair",
     "signature_message",
+    "sorted_query_signature",
 ]
 
 #: Query parameters the flow sets itself; ``authorization_parameters`` never override them.
@@ -107,9 +110,27 @@ def authorization_url(
     return str(url.copy_merge_params(query))
 
 
+def _escaped(text: str, *, key: bool) -> str:
+    text = text.replace("%", "%25").replace("&", "%26")
+    return text.replace("=", "%3D") if key else text
+
+
 def signature_message(query: Sequence[tuple[str, str]], parameter: str) -> str:
-    """The signed text: every pair but ``parameter``'s, sorted, ``k=v`` joined by ``&``."""
-    return "&".join(f"{k}={v}" for k, v in sorted(p for p in query if p[0] != parameter))
+    """The signed text: every pair but ``parameter``'s, sorted, ``k=v`` joined by ``&``, with
+    ``%`` and ``&`` escaped in keys and values and ``=`` in keys (Shopify's verification,
+    https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant),
+    so a value holding ``&k=v`` cannot stand for another parameter: two different queries
+    never give one message."""
+    return "&".join(f"{_escaped(k, key=True)}={_escaped(v, key=False)}"
+                    for k, v in sorted(p for p in query if p[0] != parameter))
+
+
+def sorted_query_signature(query: Sequence[tuple[str, str]], parameter: str, secret: str) -> str:
+    """The ``sorted_query_hmac_sha256`` signature of ``query`` (HMAC-SHA256 hex of
+    ``signature_message`` keyed with ``secret``): what the check expects and what the
+    emulators sign with, one algorithm."""
+    message = signature_message(query, parameter).encode("utf-8", "surrogatepass")
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
 def check_signature(
@@ -130,8 +151,7 @@ def check_signature(
         raise refuse(f"parameter '{spec.parameter}' is missing or repeated")
     key = render_text(spec.secret, parameters, service=service,
                       field="callback_signature.secret")
-    expected = hmac.new(key.encode("utf-8"), signature_message(query, spec.parameter)
-                        .encode("utf-8"), hashlib.sha256).hexdigest()
+    expected = sorted_query_signature(query, spec.parameter, key)
     if not hmac.compare_digest(expected.encode("ascii"),
                                given[0].encode("utf-8", "surrogatepass")):
         raise refuse("does not match")

@@ -26,13 +26,15 @@ Emulators of an authorization-code grant share one consent machinery (``ConsentF
 consent page, single-use codes, rotating refresh tokens, ``redirect_allowed``); tests answer
 the page over HTTP with ``emulator.approve(authorization_url)``, and a browser opens
 ``server.browser_url(authorization_url)``. ``OAuthSandbox`` is a by-the-book RFC 6749 server
-with PKCE (``verify_pkce``) for what no shipped provider exercises.
+with PKCE (``verify_pkce``) for what no shipped provider exercises. A callback signed like Shopify's
+``hmac`` is signed with ``sorted_query_signature``, the very function the SDK checks with.
 
 ``connector_sdk.sandbox.graphql`` parses the GraphQL queries an emulator of a GraphQL API
 answers. Nothing here names a provider: each connector ships its own emulator (the shipped
 connectors in their ``emulator`` subpackages).
 """
 
+from .._auth.authorization import sorted_query_signature
 from ._approve import ConsentPageError, approve
 from ._base import (
     HEX,
@@ -84,6 +86,7 @@ __all__ = [
     "require_loopback",
     "routing_transports",
     "serve_forever_cli",
+    "sorted_query_signature",
     "text_response",
     "verify_pkce",
 ]

@@ -115,3 +115,27 @@ def test_a_begun_shop_outside_the_pattern_is_refused_at_begin(make_runtime: Any,
 
     with pytest.raises(ParameterError):
         _begin(make_runtime(), canary, shop="shop.myshopify.com.attacker.net")
+
+
+def test_a_value_holding_an_ampersand_cannot_stand_for_another_parameter() -> None:
+    """Two different queries never share a signed message (a signed ``host`` cannot swallow
+    ``shop``): ``%`` and ``&`` are escaped in keys and values, ``=`` in keys."""
+    from connector_sdk.sandbox import sorted_query_signature
+
+    signed = [("code", "C"), ("host", "H"), ("shop", SHOP), ("state", "ST"),
+              ("timestamp", "1")]
+    forged = [("code", "C"), ("host", f"H&shop={SHOP}"), ("state", "ST"), ("timestamp", "1")]
+    assert signature_message(signed, "hmac") != signature_message(forged, "hmac")
+    assert signature_message([("a", "1%26b=2")], "hmac") != signature_message(
+        [("a", "1&b=2")], "hmac")
+    assert signature_message([("a=b", "c")], "hmac") != signature_message([("a", "b=c")], "hmac")
+    assert signature_message([("k%=&", "v%=&")], "hmac") == "k%25%3D%26=v%25=%26"
+    spec = CallbackSignatureSpec(style="sorted_query_hmac_sha256", parameter="hmac",
+                                 secret=parse_template("{{ client_secret }}"), max_age=None)
+    signature = sorted_query_signature(signed, "hmac", "s3cret")
+    check_signature(spec, [*signed, ("hmac", signature)], {"client_secret": "s3cret"},
+                    service="s", authentication="a", now=time.time())
+    with pytest.raises(AuthorizationError) as caught:
+        check_signature(spec, [*forged, ("hmac", signature)], {"client_secret": "s3cret"},
+                        service="s", authentication="a", now=time.time())
+    assert caught.value.reason == "signature_invalid"

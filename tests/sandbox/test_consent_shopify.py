@@ -155,3 +155,18 @@ def test_client_credentials_still_work_beside_the_code_grant(client: httpx.Clien
     assert answer.status_code == 200 and answer.json()["expires_in"] == 86399
     missing = client.post(TOKEN, data=APP)
     assert missing.json()["error"] == "unsupported_grant_type"
+
+
+def test_sign_query_escapes_like_the_sdks_check() -> None:
+    """The emulator and the SDK sign one way: a value holding ``&name=value`` is not
+    another parameter, so the two queries sign differently."""
+    from connector_sdk.sandbox import sorted_query_signature
+
+    plain = {"host": "H", "shop": "a.myshopify.com"}
+    packed = {"host": "H&shop=a.myshopify.com"}
+    assert sign_query(plain, SECRET) != sign_query(packed, SECRET)
+    odd = {"k%=&": "v%=&", "hmac": "ignored"}
+    assert sign_query(odd, SECRET) == sorted_query_signature(list(odd.items()), "hmac", SECRET)
+    message = "k%25%3D%26=v%25=%26"
+    assert sign_query(odd, SECRET) == hmac.new(SECRET.encode(), message.encode(),
+                                               hashlib.sha256).hexdigest()

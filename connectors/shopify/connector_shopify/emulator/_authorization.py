@@ -29,8 +29,6 @@ loopback URL, and those in ``redirect_uris``.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import math
 import re
 from collections.abc import Mapping
@@ -48,6 +46,7 @@ from connector_sdk.sandbox import (
     json_response,
     redirect_allowed,
     redirect_with,
+    sorted_query_signature,
 )
 
 __all__ = ["AuthorizationCode", "sign_query"]
@@ -66,9 +65,10 @@ ASSOCIATED_USER = {"id": 902541635, "first_name": "John", "last_name": "Smith",
 
 def sign_query(params: Mapping[str, str], secret: str) -> str:
     """Shopify's ``hmac``: HMAC-SHA256 hex, keyed with the app's secret, over every
-    parameter but ``hmac``, sorted, as ``name=value`` pairs joined with ``&``."""
-    message = "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "hmac")
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    parameter but ``hmac``, sorted, as ``name=value`` pairs joined with ``&`` (``%``, ``&``
+    and, in names, ``=`` escaped): the SDK's own ``sorted_query_signature``, so the
+    emulator signs exactly as the SDK checks."""
+    return sorted_query_signature(list(params.items()), "hmac", secret)
 
 
 class AuthorizationCode(SandboxBase):
