@@ -84,19 +84,24 @@ def _values(choice: ServiceChoice, typed: Mapping[str, Any]) -> dict[str, Any]:
     return {**typed, **choice.fixed}
 
 
+def _refuse_existing(runtime: Runtime, name: str) -> None:
+    """``AuthenticationExists`` when ``name`` is taken. The page only ever creates: records
+    carry no organisation, so replacing an existing one (new tokens for either grant) could
+    hand one organisation's connection to another's end user."""
+    try:
+        runtime.store.get(name)
+    except AuthenticationNotFound:
+        return
+    raise AuthenticationExists(f"a connection named '{name}' already exists", name=name)
+
+
 def connect_client_credentials(runtime: Runtime, service: Service, choice: ServiceChoice,
                                name: str, typed: Mapping[str, Any]) -> None:
     """Create ``name`` from the typed values plus the fixed ones once one token request
     succeeded with them; ``Refusal`` otherwise (nothing stored)."""
     values = _values(choice, typed)
     try:
-        try:
-            runtime.store.get(name)
-        except AuthenticationNotFound:
-            pass
-        else:
-            raise AuthenticationExists(f"a connection named '{name}' already exists",
-                                       name=name)
+        _refuse_existing(runtime, name)
         trial = runtime.authentication(service.id, values, name=name)
         try:
             runtime.get_token(trial)
@@ -115,9 +120,11 @@ def connect_client_credentials(runtime: Runtime, service: Service, choice: Servi
 
 def begin(runtime: Runtime, service: Service, choice: ServiceChoice, name: str,
           typed: Mapping[str, Any], organisation: str) -> str:
-    """The provider's authorization URL for ``organisation``'s user; ``Refusal`` otherwise."""
+    """The provider's authorization URL for ``organisation``'s user; ``Refusal`` otherwise,
+    the existing-name one too (the page never reconnects an existing authentication)."""
     values = _values(choice, typed)
     try:
+        _refuse_existing(runtime, name)
         request = runtime.begin_authorization(service.id, name, values,
                                               organisation=organisation, scopes=choice.scopes)
     except ConnectorSDKError as exc:
