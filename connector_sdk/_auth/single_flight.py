@@ -23,6 +23,14 @@ A leader that finds the lease taken polls the cache with growing, jittered pause
 token appears it is used; when the lease is free it takes it; after ``LeasePolicy.wait`` it
 fetches anyway: an extra token request is better than a failed call. A lease method that
 raises counts as no lease, for the same reason.
+
+**Exclusive** leads (``exclusive=True``, the authorization-code refresh) never fetch without
+the lease: a rotating refresh token works once, and a second request spending it concurrently
+either fails (and must not be taken for a revoked consent) or makes the provider revoke the
+whole grant (reuse detection, RFC 9700 §4.14.2). Their waiters keep re-reading and trying
+the lease past ``wait``, for up to ``ttl`` more (any lease held then has expired by that
+time), take it when it is free, and otherwise raise ``LeaseBusy``; a lease method that raises
+counts as a lease taken (tried again at the next look).
 """
 
 from __future__ import annotations
@@ -44,13 +52,18 @@ from .._telemetry import get_logger
 from .cache import TokenLease
 from .token import Token
 
-__all__ = ["LeaderGone", "LeasePolicy", "SingleFlight", "lead_async", "lead_sync"]
+__all__ = ["LeaderGone", "LeaseBusy", "LeasePolicy", "SingleFlight", "lead_async", "lead_sync"]
 
 logger = get_logger("connector_sdk.tokens")
 
 
 class LeaderGone(Exception):
     """The caller fetching for a key stopped (cancelled, interrupted): waiters try again."""
+
+
+class LeaseBusy(Exception):
+    """An exclusive lead waited ``wait + ttl`` without the lease or a token: another process
+    kept the lease all that time (or the lease could not be taken); nothing was fetched."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,15 +220,18 @@ def lead_sync(
     read: Callable[[], Token | None],
     fetch: Callable[[], Token],
     clock: Callable[[], float] = time.monotonic,
+    exclusive: bool = False,
 ) -> Token:
     """Fetch ``key``'s token under ``lease``: at most one fetch across every process that
     shares the cache, in normal operation. ``read`` looks in the cache, ``fetch`` requests
-    and stores a token."""
+    and stores a token. ``exclusive``: ``fetch`` runs only under the lease (module
+    docstring); ``LeaseBusy`` when it could not be had in ``wait + ttl``."""
     owner = secrets.token_hex(16)
-    give_up = clock() + policy.wait
+    give_up = clock() + _patience(policy, exclusive)
     for pause in policy.pauses():
-        held = _guard(lambda: lease.acquire_lease(key, owner, policy.ttl), key, "acquire")
-        if held is None or held:
+        held = _guard(lambda: lease.acquire_lease(key, owner, policy.ttl), key, "acquire",
+                      exclusive)
+        if held or (held is None and not exclusive):
             try:
                 return (read() if held else None) or fetch()
             finally:
@@ -226,7 +242,7 @@ def lead_sync(
         if token is not None:
             return token
         if clock() >= give_up:
-            _waited_too_long(key, policy)
+            _waited_too_long(key, policy, exclusive)
             return fetch()
     raise AssertionError("unreachable")  # pragma: no cover - pauses() never ends
 
@@ -239,13 +255,15 @@ async def lead_async(
     read: Callable[[], Awaitable[Token | None]],
     fetch: Callable[[], Awaitable[Token]],
     clock: Callable[[], float] = time.monotonic,
+    exclusive: bool = False,
 ) -> Token:
     """The async twin of ``lead_sync``: awaits the lease, the cache and the pauses."""
     owner = secrets.token_hex(16)
-    give_up = clock() + policy.wait
+    give_up = clock() + _patience(policy, exclusive)
     for pause in policy.pauses():
-        held = await _aguard(lease.aacquire_lease(key, owner, policy.ttl), key, "acquire")
-        if held is None or held:
+        held = await _aguard(lease.aacquire_lease(key, owner, policy.ttl), key, "acquire",
+                             exclusive)
+        if held or (held is None and not exclusive):
             try:
                 return (await read() if held else None) or await fetch()
             finally:
@@ -256,36 +274,52 @@ async def lead_async(
         if token is not None:
             return token
         if clock() >= give_up:
-            _waited_too_long(key, policy)
+            _waited_too_long(key, policy, exclusive)
             return await fetch()
     raise AssertionError("unreachable")  # pragma: no cover - pauses() never ends
 
 
-def _guard(call: Callable[[], bool], key: str, what: str) -> bool | None:
-    """``call()``, or ``None`` (no lease: fetch anyway) when the lease method raised."""
+def _patience(policy: LeasePolicy, exclusive: bool) -> float:
+    """How long a waiter waits: ``wait``, and ``ttl`` more when it may not fetch without
+    the lease (a lease taken when ``wait`` ran out has expired by then)."""
+    return policy.wait + (policy.ttl if exclusive else 0.0)
+
+
+def _guard(call: Callable[[], bool], key: str, what: str,
+           exclusive: bool = False) -> bool | None:
+    """``call()``, or ``None`` (no lease: fetch anyway, or, exclusive, look again) when the
+    lease method raised."""
     try:
         return bool(call())
     except Exception as exc:
-        _lease_failed(key, what, exc)
+        _lease_failed(key, what, exc, exclusive)
         return None
 
 
-async def _aguard(call: Awaitable[bool], key: str, what: str) -> bool | None:
+async def _aguard(call: Awaitable[bool], key: str, what: str,
+                  exclusive: bool = False) -> bool | None:
     try:
         return bool(await call)
     except Exception as exc:
-        _lease_failed(key, what, exc)
+        _lease_failed(key, what, exc, exclusive)
         return None
 
 
-def _lease_failed(key: str, what: str, exc: Exception) -> None:
+def _lease_failed(key: str, what: str, exc: Exception, exclusive: bool) -> None:
     logger.warning(
-        "token cache lease %s failed (%s); fetching without it (key=%s...)",
-        what, type(exc).__name__, key[:12],
+        "token cache lease %s failed (%s); %s (key=%s...)", what, type(exc).__name__,
+        "trying it again" if exclusive else "fetching without it", key[:12],
     )
 
 
-def _waited_too_long(key: str, policy: LeasePolicy) -> None:
+def _waited_too_long(key: str, policy: LeasePolicy, exclusive: bool) -> None:
+    """Log the end of the wait; an exclusive lead raises ``LeaseBusy`` instead of fetching."""
+    if exclusive:
+        logger.warning(
+            "waited %.0f s for another process's token (key=%s...); not fetching one"
+            " without the lease", _patience(policy, exclusive), key[:12],
+        )
+        raise LeaseBusy
     logger.warning(
         "waited %.0f s for another process's token (key=%s...); fetching one here",
         policy.wait, key[:12],
