@@ -88,30 +88,58 @@ class CallResult:
 class JsonLinesSink:
     """Writes each ``CallResult`` as one line of JSON (https://jsonlines.org) to ``path``.
 
-    The file is created owner-only (0600: outputs are the provider's data) or truncated, and
-    each line is flushed as it is written, so a run that fails or is interrupted keeps every
-    line written before. ``Secret`` values are masked, and every string of ``secrets`` is
-    replaced by the mask in each line as a last line of defence. Close it (``with``).
+    The file is owner-only (0600: outputs are the provider's data), also when it existed
+    before, and never reached through a symbolic link; it is opened, and an old one
+    truncated, only when the first line is written, so a run refused before any step (an
+    unknown authentication, say) leaves a previous results file as it was. Each line is
+    flushed as it is written, so a run that fails or is interrupted keeps every line written
+    before. ``Secret`` values are masked, and every string of ``secrets`` is replaced by the
+    mask in each line, in the JSON-escaped forms it takes there too, as a last line of
+    defence. Close it (``with``).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, secrets: Iterable[str] = ()) -> None:
         self.path = Path(path)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        self._out: IO[str] = os.fdopen(fd, "w", encoding="utf-8")
+        if self.path.is_dir() or self.path.is_symlink():
+            raise OSError(f"{self.path} is a directory or a symbolic link, not a results file")
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise FileNotFoundError(f"no directory {folder} for {self.path.name}")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(f"cannot write in {folder}")
+        self._out: IO[str] | None = None
         self.secrets = secrets
         self.lines = 0
+
+    def _open(self) -> IO[str]:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.path, flags, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # O_CREAT's mode applies to a new file only
+        except OSError:
+            os.close(fd)
+            raise
+        return os.fdopen(fd, "w", encoding="utf-8")
 
     def __call__(self, result: CallResult) -> None:
         line = json.dumps(result.as_dict(), default=json_default, ensure_ascii=False)
         for secret in self.secrets:
-            if secret and secret in line:
-                line = line.replace(secret, MASK)
+            if not secret:
+                continue
+            escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
+            twice = json.dumps(escaped, ensure_ascii=False)[1:-1]
+            for form in {secret, escaped, twice}:
+                if form in line:
+                    line = line.replace(form, MASK)
+        if self._out is None:
+            self._out = self._open()
         self._out.write(line + "\n")
         self._out.flush()
         self.lines += 1
 
     def close(self) -> None:
-        self._out.close()
+        if self._out is not None:
+            self._out.close()
 
     def __enter__(self) -> JsonLinesSink:
         return self

@@ -18,6 +18,7 @@ values, with no library: the one Python object model (sarif-om) has had no relea
 
 from __future__ import annotations
 
+import os
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,12 +67,11 @@ def _help_uri(rule: str, docs_url: str) -> str:
 
 def _artifact_uri(file: str, cwd: Path) -> str:
     """``file`` as a URI reference: relative to ``cwd`` when inside it, else ``file:``."""
-    path = Path(file)
-    if path.is_absolute():
-        try:
-            path = path.relative_to(cwd)
-        except ValueError:
-            return path.as_uri()
+    path = Path(os.path.normpath(cwd / file))  # `../x.yaml` is outside: a file: URI
+    try:
+        path = path.relative_to(cwd)
+    except ValueError:
+        return path.as_uri()
     return urllib.parse.quote(path.as_posix())
 
 

@@ -10,7 +10,7 @@ Its own module, importing nothing but the error tree, so that every subcommand c
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .._errors import ConnectorSDKError
 
@@ -34,5 +34,26 @@ class ArgumentParser(argparse.ArgumentParser):
     ``SystemExit(2)``: ``cli.main`` then reports all of them the same way, as text or, with
     ``--format json``, as the one JSON error document. Subparsers inherit the class."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No abbreviated options: `--form json` would select JSON output while the error
+        # path, which reads the line itself, saw no --format (and abbreviations drift as
+        # options are added).
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message, prog=self.prog, usage=self.format_usage())
+        raise UsageError(_masked(message), prog=self.prog, usage=self.format_usage())
+
+
+_UNRECOGNIZED = "unrecognized arguments: "
+
+
+def _masked(message: str) -> str:
+    """argparse's "unrecognized arguments" error without the values: a word typed in the
+    wrong place (``--param client_secret S3CRET``) may be a secret. Option names are kept."""
+    if not message.startswith(_UNRECOGNIZED):
+        return message
+    words = message[len(_UNRECOGNIZED):].split()
+    shown = [w if w.startswith("-") else "VALUE" for w in words]
+    return (f"{_UNRECOGNIZED}{' '.join(shown)} (values not shown: they may be secrets); give"
+            " each value after its option, as KEY=VALUE where the option takes one")

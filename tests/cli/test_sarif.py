@@ -156,7 +156,8 @@ def test_a_file_outside_the_working_directory_is_a_file_uri(tmp_path: Path) -> N
     inside = tmp_path / "dir with space" / "m.yaml"
     problems = [Problem(str(inside), 2, 3, "SCHEMA-TYPE", "expected string"),
                 Problem("/elsewhere/m.yaml", 0, 0, "FILE-UNREADABLE", "cannot read"),
-                Problem("<plugin acme>", 0, 0, "PLUGIN-LOAD", "failed")]
+                Problem("<plugin acme>", 0, 0, "PLUGIN-LOAD", "failed"),
+                Problem("../up one/m.yaml", 1, 1, "SCHEMA-TYPE", "expected string")]
     log = sarif_log(problems, cwd=tmp_path)
     results = log["runs"][0]["results"]
     assert results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
@@ -164,3 +165,6 @@ def test_a_file_outside_the_working_directory_is_a_file_uri(tmp_path: Path) -> N
     assert results[1]["locations"][0]["physicalLocation"] == {
         "artifactLocation": {"uri": "file:///elsewhere/m.yaml"}}
     assert "locations" not in results[2]
+    # a relative path that leaves the working directory is not a `..` reference
+    assert results[3]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
+        (tmp_path.parent / "up one" / "m.yaml").as_uri()

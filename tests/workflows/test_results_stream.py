@@ -164,3 +164,54 @@ def test_cli_results_jsonl_writes_one_line_per_item(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert refused.returncode == 2
     assert "--results-jsonl" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def _result(output: Any) -> CallResult:
+    return CallResult(step="s", index=None, status="succeeded", output=output)
+
+
+def test_an_existing_results_file_becomes_owner_only_and_a_symlink_is_refused(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.jsonl"
+    path.write_text("old\n")
+    path.chmod(0o644)
+    with JsonLinesSink(path) as sink:
+        sink(_result({"a": 1}))
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert _lines(path) == [{"step": "s", "index": None, "status": "succeeded",
+                             "duration_ms": 0.0, "output": {"a": 1}, "error": None}]
+    target = tmp_path / "elsewhere"
+    target.write_text("keep\n")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    with pytest.raises(OSError, match="symbolic link"):
+        JsonLinesSink(link)
+    assert target.read_text() == "keep\n"
+
+
+def test_a_secret_that_json_escapes_is_masked_in_every_form(tmp_path: Path) -> None:
+    secret = 'abc"def\\ghi\n'
+    path = tmp_path / "r.jsonl"
+    with JsonLinesSink(path, secrets=[secret]) as sink:
+        sink(_result({"echo": secret, "nested": json.dumps({"again": secret})}))
+    text = path.read_text()
+    parsed = json.loads(text)
+    assert secret not in json.dumps(parsed) and secret not in text
+    assert secret not in parsed["output"]["echo"]
+    assert secret not in parsed["output"]["nested"]
+    assert secret not in json.loads(parsed["output"]["nested"]).get("again", "")
+
+
+def test_a_run_refused_before_any_step_leaves_the_previous_results_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "results.jsonl"
+    path.write_text('{"previous": true}\n')
+    refused = subprocess.run(
+        [sys.executable, "-m", "connector_sdk.cli", "run", "examples/twitch-top-streams.yaml",
+         "--results-jsonl", str(path)],  # no --sandbox: the authentication does not exist
+        cwd=ROOT, env={**os.environ, "CONNECTOR_SDK_HOME": str(tmp_path / "home")},
+        capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode != 0
+    assert path.read_text() == '{"previous": true}\n'
