@@ -245,7 +245,8 @@ def test_a_terminated_chunk_fails_its_items_and_the_run_reads_back_without_error
                 wf = load_workflow(flow, services=runtime.services)
                 request = engine.run_request(runtime, wf, {"ids": ids}, chunk_items=5)
             run_id = await engine.start_run(client, request, task_queue=workers.queue)
-            chunk = client.get_workflow_handle(f"{run_id}/users/0")
+            first_run = (await client.get_workflow_handle(run_id).describe()).run_id
+            chunk = client.get_workflow_handle(f"{run_id}/{first_run}/users/0")
             deadline = time.monotonic() + 120
             while True:
                 try:

@@ -244,7 +244,10 @@ class RunWorkflow:
             if failed and not step.continue_on_error:
                 outputs.extend([None] * (end - start))
                 continue
-            ids.append(f"{workflow.info().workflow_id}/{step.id}/{len(ids)}")
+            # the run id too: a run started again under the same workflow id must not attach
+            # to the finished chunks of the earlier run (REJECT_DUPLICATE + USE_EXISTING)
+            info = workflow.info()
+            ids.append(f"{info.workflow_id}/{info.run_id}/{step.id}/{len(ids)}")
             got = await self._chunk(ids[-1], step, scope, items[start:end], start, keep)
             failed += got["failed"]
             first = first or got["first"]
