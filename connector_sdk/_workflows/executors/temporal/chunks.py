@@ -3,8 +3,8 @@
 The run (``RunWorkflow``) does not start its chunks as child workflows: a child's result is
 written into its parent's history, so a 100,000-item foreach would put every item's output
 into the run's history (Temporal fails a history at 50 MB). This activity starts the chunk as
-a workflow of its own (``ForeachChunk``, id ``RUN/RUN_ID/STEP/N``) on the run's task queue, waits for
-it while heartbeating, and returns only ``interpreter.summarize`` of its outcomes (the
+a workflow of its own (``ForeachChunk``, id ``RUN/RUN_ID/STEP/N``) on the run's task queue,
+waits for it while heartbeating, and returns only ``interpreter.summarize`` of its outcomes (the
 outputs too when a later step needs them). The outcomes themselves stay in the chunk's
 result, where ``client.assemble`` reads them.
 
