@@ -209,24 +209,25 @@ class TokenManager:
         cause one refresh, not 200. Another process may replace the cached token between the
         look and the delete: that costs one extra token request, never a wrong token.
         """
-        prepared = self._prepare(authentication)
-        key = prepared.request.key
-        self._held.drop(key, token)
-        stored = self._source.stored(prepared)
-        if stored is not None:
-            stored.reject(key, token)
+        key = self._drop_local(authentication, token)
         current = self._cache.get(key)
         if current is not None and current.access_token == token.access_token:
             self._cache.delete(key)
 
-    async def ainvalidate(self, authentication: Authentication, token: Token) -> None:
-        """``invalidate`` for coroutines: the cache's async methods, awaited."""
+    def _drop_local(self, authentication: Authentication, token: Token) -> str:
+        """The part of ``invalidate`` that touches no shared cache: the held copy and the
+        stored authorization-code token, if ``token`` is still theirs; the cache key."""
         prepared = self._prepare(authentication)
         key = prepared.request.key
         self._held.drop(key, token)
         stored = self._source.stored(prepared)
         if stored is not None:
             stored.reject(key, token)
+        return key
+
+    async def ainvalidate(self, authentication: Authentication, token: Token) -> None:
+        """``invalidate`` for coroutines: the cache's async methods, awaited."""
+        key = self._drop_local(authentication, token)
         current = await self._cache.aget(key)
         if current is not None and current.access_token == token.access_token:
             await self._cache.adelete(key)
