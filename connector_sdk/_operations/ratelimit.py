@@ -182,7 +182,6 @@ class RateLimiter:
     ) -> None:
         """Wait ``delay`` (capped) before a retry, or raise ``RateLimitError``."""
         seconds = self.count(delay, status=status, provider_message=provider_message)
-        record_rate_limit_wait(seconds, "retry_after")
         await self.policy.sleep(seconds)
 
     def count(
@@ -202,6 +201,9 @@ class RateLimiter:
             )
         seconds = min(max(0.0, delay), self.policy.max_wait)
         self.waits.append(seconds)
+        # recorded here, where every 429 passes, whoever sleeps it (this limiter, or the
+        # shared bucket, whose hold before the next request is recorded as pacing)
+        record_rate_limit_wait(seconds, "retry_after")
         return seconds
 
     async def pause(self, delay: float) -> None:
